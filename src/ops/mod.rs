@@ -1,0 +1,1 @@
+//! Operations surface: HTTP endpoints, metrics, telemetry.

@@ -1,0 +1,56 @@
+//! Pure codecs for I2P wire formats: no tokio, no I/O, no panics on any input.
+//!
+//! Every parser takes a byte slice and returns a typed [`WireError`] that names the field and the
+//! byte offset where parsing failed. Parsed objects that carry signatures come out as
+//! [`Unverified`]; only [`Unverified::verify`]-style calls hand out the inner value for use.
+
+pub mod base64;
+mod error;
+pub mod keys;
+mod reader;
+
+pub use error::{WireError, WireErrorKind};
+pub use reader::{Reader, Writer};
+
+/// A parsed object whose signature has not been checked yet.
+///
+/// The wrapped value can only be read through [`Unverified::dangerous_inner`] (for logging and
+/// index keys, never for trust decisions) or after verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unverified<T>(T);
+
+impl<T> Unverified<T> {
+    pub fn new(inner: T) -> Self {
+        Self(inner)
+    }
+    /// Access without verification. The name is the warning: only for diagnostics and for
+    /// computing lookup keys before verification happens.
+    pub fn dangerous_inner(&self) -> &T {
+        &self.0
+    }
+    /// Give up verification explicitly (e.g. our own freshly signed object).
+    pub fn dangerous_into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// A value whose signature (and any time window it must be checked against) has been verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<T>(T);
+
+impl<T> Verified<T> {
+    /// Only code that actually checked the signature may build this; keep it crate-private.
+    pub(crate) fn new_checked(inner: T) -> Self {
+        Self(inner)
+    }
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
