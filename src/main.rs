@@ -1,1 +1,164 @@
-fn main() {}
+//! The `floodgate` binary: command line, then hands over to the library. `anyhow` lives only here.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use floodgate::config::{Config, Overrides};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "floodgate", version, about = "A container-native I2P floodfill and relay router")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ConfigArgs {
+    /// YAML configuration file (optional: embedded defaults apply without it).
+    #[arg(long, short = 'c', env = "FLOODGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Overrides `data_dir`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Overrides `http.listen`.
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
+    /// Overrides `log.level`.
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the router until SIGTERM/SIGINT.
+    Run(ConfigArgs),
+    /// Create the router keys if missing, write `<data_dir>/router.info`, print the router hash.
+    Keys(ConfigArgs),
+    /// Probe a running router's ops endpoint; exit 0 when healthy (for plain `docker` users).
+    Healthcheck {
+        /// Ops HTTP address of the router.
+        #[arg(long, default_value = "127.0.0.1:7670", env = "FLOODGATE_HEALTHCHECK_ADDR")]
+        addr: SocketAddr,
+        /// Check readiness (/readyz) instead of liveness (/livez).
+        #[arg(long)]
+        ready: bool,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the example configuration (every key with its default and a comment).
+    Example,
+    /// Load and validate the configuration (file + environment + flags), print the result.
+    Check(ConfigArgs),
+}
+
+fn load(args: &ConfigArgs) -> Result<Config> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        http_listen: args.http_listen,
+        log_level: args.log_level.clone(),
+    };
+    Ok(Config::load(args.config.as_deref(), std::env::vars(), &overrides)?)
+}
+
+fn main() -> std::process::ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("floodgate: error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main() -> Result<std::process::ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => {
+            let cfg = load(&args)?;
+            let guard = floodgate::ops::telemetry::init(&cfg.log, &cfg.telemetry)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("floodgate")
+                .build()
+                .context("starting the async runtime")?;
+            let result = rt.block_on(floodgate::router::run(cfg));
+            // Shut the runtime down before flushing spans: the exporter has its own thread.
+            drop(rt);
+            guard.shutdown();
+            result?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Keys(args) => {
+            let cfg = load(&args)?;
+            let id = floodgate::router::prepare_identity(&cfg)?;
+            println!("{}", id.router_hash_b64);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Healthcheck { addr, ready, timeout } => {
+            let path = if ready { "/readyz" } else { "/livez" };
+            match http_get_status(addr, path, std::time::Duration::from_secs(timeout)) {
+                Ok(200) => Ok(std::process::ExitCode::SUCCESS),
+                Ok(code) => {
+                    eprintln!("floodgate healthcheck: {path} answered {code}");
+                    Ok(std::process::ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("floodgate healthcheck: {addr}{path}: {e}");
+                    Ok(std::process::ExitCode::from(1))
+                }
+            }
+        }
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", Config::example_yaml());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Check(args)) => {
+            let cfg = load(&args)?;
+            print!("{}", serde_yaml::to_string(&cfg)?);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Version => {
+            println!(
+                "floodgate {} (I2P router API {})",
+                env!("CARGO_PKG_VERSION"),
+                floodgate::router::ROUTER_API_VERSION
+            );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Minimal HTTP/1.0 GET returning the status code. A scratch image has no curl or wget, so the
+/// healthcheck lives in the binary and must not need a TLS or HTTP client library.
+fn http_get_status(addr: SocketAddr, path: &str, timeout: std::time::Duration) -> Result<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 64];
+    let mut n = 0;
+    while n < 12 {
+        let r = s.read(&mut head[n..])?;
+        if r == 0 {
+            break;
+        }
+        n += r;
+    }
+    let line = std::str::from_utf8(&head[..n]).unwrap_or("");
+    let Some(code) = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()) else {
+        bail!("not an HTTP response");
+    };
+    Ok(code)
+}
