@@ -5,12 +5,31 @@
 //! [`Unverified`]; only [`Unverified::verify`]-style calls hand out the inner value for use.
 
 pub mod base64;
+pub mod certificate;
+pub mod date;
 mod error;
 pub mod keys;
+pub mod keys_and_cert;
+pub mod lease_set;
+pub mod mapping;
 mod reader;
+pub mod router_address;
+pub mod router_info;
+pub mod verify;
 
+pub use certificate::{Certificate, KeyCertificate};
+pub use date::Date;
 pub use error::{WireError, WireErrorKind};
+pub use keys_and_cert::{Destination, KeysAndCert, RouterIdentity};
+pub use lease_set::{
+    AnyLeaseSet, EncryptedLeaseSet, Lease, Lease2, LeaseSet, LeaseSet2, LeaseSet2Header, MetaLease,
+    MetaLeaseSet, OfflineSignature,
+};
+pub use mapping::Mapping;
 pub use reader::{Reader, Writer};
+pub use router_address::RouterAddress;
+pub use router_info::{RouterInfo, RouterInfoBuilder};
+pub use verify::VerifyError;
 
 /// A parsed object whose signature has not been checked yet.
 ///
