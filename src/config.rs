@@ -21,9 +21,15 @@ const ENV_NOT_KEYS: &[&str] = &["FLOODGATE_CONFIG"];
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid YAML: {source}")]
-    Syntax { path: PathBuf, source: serde_yaml::Error },
+    Syntax {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
     #[error("config key `{key}`: {reason}")]
     Key { key: String, reason: String },
     #[error("environment variable {var}: {reason}")]
@@ -32,7 +38,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     fn key(key: &str, reason: impl Into<String>) -> Self {
-        Self::Key { key: key.to_string(), reason: reason.into() }
+        Self::Key {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -84,7 +93,7 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReseedConfig {
     /// HTTPS reseed servers (`…/i2pseeds.su3?netid=N` is appended).
@@ -136,37 +145,47 @@ impl Default for Config {
 
 impl Default for Ntcp2Config {
     fn default() -> Self {
-        Self { enabled: true, port: 12345, ipv6: true }
+        Self {
+            enabled: true,
+            port: 12345,
+            ipv6: true,
+        }
     }
 }
 
 impl Default for TransitConfig {
     fn default() -> Self {
-        Self { max_tunnels: 10_000, bandwidth_kbps: 10_240, share_percent: 80 }
+        Self {
+            max_tunnels: 10_000,
+            bandwidth_kbps: 10_240,
+            share_percent: 80,
+        }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { listen: SocketAddr::from(([0, 0, 0, 0], 7670)) }
-    }
-}
-
-impl Default for ReseedConfig {
-    fn default() -> Self {
-        Self { urls: Vec::new(), files: Vec::new() }
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7670)),
+        }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Text }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        Self { otlp_endpoint: None, service_name: "floodgate".into() }
+        Self {
+            otlp_endpoint: None,
+            service_name: "floodgate".into(),
+        }
     }
 }
 
@@ -188,10 +207,15 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut tree = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-                let v: Value = serde_yaml::from_str(&text)
-                    .map_err(|source| ConfigError::Syntax { path: path.to_path_buf(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                let v: Value =
+                    serde_yaml::from_str(&text).map_err(|source| ConfigError::Syntax {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
                 match v {
                     Value::Null => Value::Mapping(Default::default()),
                     Value::Mapping(_) => v,
@@ -225,7 +249,11 @@ impl Config {
             path: PathBuf::from("<string>"),
             source,
         })?;
-        Self::from_tree(if v.is_null() { Value::Mapping(Default::default()) } else { v })
+        Self::from_tree(if v.is_null() {
+            Value::Mapping(Default::default())
+        } else {
+            v
+        })
     }
 
     fn from_tree(tree: Value) -> Result<Self, ConfigError> {
@@ -233,7 +261,11 @@ impl Config {
             let key = e.path().to_string();
             let inner = e.into_inner().to_string();
             // serde_yaml appends a location that is meaningless for a merged tree; keep the reason.
-            let reason = inner.split(" at line ").next().unwrap_or(&inner).to_string();
+            let reason = inner
+                .split(" at line ")
+                .next()
+                .unwrap_or(&inner)
+                .to_string();
             ConfigError::key(if key == "." { "(top level)" } else { &key }, reason)
         })
     }
@@ -244,12 +276,18 @@ impl Config {
             return Err(ConfigError::key("data_dir", "must not be empty"));
         }
         if self.net_id == 0 {
-            return Err(ConfigError::key("net_id", "must be 1..=255 (2 is the real I2P network)"));
+            return Err(ConfigError::key(
+                "net_id",
+                "must be 1..=255 (2 is the real I2P network)",
+            ));
         }
-        if let Some(h) = self.host {
-            if h.is_unspecified() || h.is_multicast() {
-                return Err(ConfigError::key("host", format!("{h} cannot be published as a router address")));
-            }
+        if let Some(h) = self.host
+            && (h.is_unspecified() || h.is_multicast())
+        {
+            return Err(ConfigError::key(
+                "host",
+                format!("{h} cannot be published as a router address"),
+            ));
         }
         if self.ntcp2.enabled && self.ntcp2.port == 0 {
             return Err(ConfigError::key("ntcp2.port", "must be 1..=65535"));
@@ -258,29 +296,40 @@ impl Config {
             return Err(ConfigError::key("transit.share_percent", "must be 0..=100"));
         }
         if self.transit.bandwidth_kbps == 0 {
-            return Err(ConfigError::key("transit.bandwidth_kbps", "must be greater than 0"));
+            return Err(ConfigError::key(
+                "transit.bandwidth_kbps",
+                "must be greater than 0",
+            ));
         }
         for (i, u) in self.reseed.urls.iter().enumerate() {
             if !u.starts_with("https://") {
                 return Err(ConfigError::key(
                     &format!("reseed.urls[{i}]"),
-                    format!("`{u}` must be an https:// URL (reseed data is only trusted over TLS plus su3 signatures)"),
+                    format!(
+                        "`{u}` must be an https:// URL (reseed data is only trusted over TLS plus su3 signatures)"
+                    ),
                 ));
             }
         }
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
-            return Err(ConfigError::key("log.level", format!("`{}` is not a valid filter: {e}", self.log.level)));
+            return Err(ConfigError::key(
+                "log.level",
+                format!("`{}` is not a valid filter: {e}", self.log.level),
+            ));
         }
-        if let Some(ep) = &self.telemetry.otlp_endpoint {
-            if !(ep.starts_with("http://") || ep.starts_with("https://")) {
-                return Err(ConfigError::key(
-                    "telemetry.otlp_endpoint",
-                    format!("`{ep}` must be an http:// or https:// URL (OTLP/HTTP)"),
-                ));
-            }
+        if let Some(ep) = &self.telemetry.otlp_endpoint
+            && !(ep.starts_with("http://") || ep.starts_with("https://"))
+        {
+            return Err(ConfigError::key(
+                "telemetry.otlp_endpoint",
+                format!("`{ep}` must be an http:// or https:// URL (OTLP/HTTP)"),
+            ));
         }
         if self.telemetry.service_name.is_empty() {
-            return Err(ConfigError::key("telemetry.service_name", "must not be empty"));
+            return Err(ConfigError::key(
+                "telemetry.service_name",
+                "must not be empty",
+            ));
         }
         Ok(())
     }
@@ -293,20 +342,31 @@ impl Config {
 
 /// Put one `FLOODGATE_…` variable into the YAML tree.
 fn apply_env(tree: &mut Value, var: &str, value: &str) -> Result<(), ConfigError> {
-    let Some(rest) = var.strip_prefix(ENV_PREFIX) else { return Ok(()) };
+    let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
+        return Ok(());
+    };
     if ENV_NOT_KEYS.contains(&var) || rest.is_empty() {
         return Ok(());
     }
     let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
     if path.iter().any(|p| p.is_empty()) {
-        return Err(ConfigError::Env { var: var.into(), reason: "empty key segment".into() });
+        return Err(ConfigError::Env {
+            var: var.into(),
+            reason: "empty key segment".into(),
+        });
     }
     // A comma-separated value becomes a list only where the default is a list, so that a
     // comma inside a scalar (a log filter) stays intact.
-    let is_list = matches!(path.as_slice(), [a, b] if a == "reseed" && (b == "urls" || b == "files"));
+    let is_list =
+        matches!(path.as_slice(), [a, b] if a == "reseed" && (b == "urls" || b == "files"));
     let parsed = if is_list {
         Value::Sequence(
-            value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.into())).collect(),
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.into()))
+                .collect(),
         )
     } else if value.is_empty() {
         Value::Null
@@ -330,7 +390,9 @@ fn apply_env(tree: &mut Value, var: &str, value: &str) -> Result<(), ConfigError
             map.insert(key, parsed);
             return Ok(());
         }
-        node = map.entry(key).or_insert_with(|| Value::Mapping(Default::default()));
+        node = map
+            .entry(key)
+            .or_insert_with(|| Value::Mapping(Default::default()));
         if node.is_null() {
             *node = Value::Mapping(Default::default());
         }
@@ -343,7 +405,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -364,26 +429,39 @@ mod tests {
     fn file_then_env_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.yaml");
-        std::fs::write(&f, "net_id: 7\nntcp2:\n  port: 1000\ntransit:\n  share_percent: 50\n").unwrap();
+        std::fs::write(
+            &f,
+            "net_id: 7\nntcp2:\n  port: 1000\ntransit:\n  share_percent: 50\n",
+        )
+        .unwrap();
         let c = Config::load(
             Some(&f),
             env(&[
                 ("FLOODGATE_NTCP2__PORT", "2000"),
                 ("FLOODGATE_FLOODFILL", "false"),
-                ("FLOODGATE_RESEED__URLS", "https://a.example/, https://b.example/"),
+                (
+                    "FLOODGATE_RESEED__URLS",
+                    "https://a.example/, https://b.example/",
+                ),
                 ("FLOODGATE_HOST", "198.18.0.5"),
                 ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug"),
                 ("FLOODGATE_CONFIG", "ignored.yaml"),
                 ("OTHER", "x"),
             ]),
-            &Overrides { data_dir: Some("/tmp/x".into()), ..Default::default() },
+            &Overrides {
+                data_dir: Some("/tmp/x".into()),
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(c.net_id, 7);
         assert_eq!(c.ntcp2.port, 2000);
         assert!(!c.floodfill);
         assert_eq!(c.transit.share_percent, 50);
-        assert_eq!(c.reseed.urls, vec!["https://a.example/", "https://b.example/"]);
+        assert_eq!(
+            c.reseed.urls,
+            vec!["https://a.example/", "https://b.example/"]
+        );
         assert_eq!(c.host, Some("198.18.0.5".parse().unwrap()));
         assert_eq!(c.log.level, "info,floodgate=debug");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
@@ -400,8 +478,15 @@ mod tests {
     fn unknown_keys_are_named() {
         let (k, r) = key_err(Config::from_yaml("transit:\n  max_tunnel: 5\n"));
         assert_eq!(k, "transit.max_tunnel");
-        assert!(r.contains("unknown field `max_tunnel`, expected one of"), "{r}");
-        let (k, r) = key_err(Config::load(None, env(&[("FLOODGATE_NOPE", "1")]), &Overrides::default()));
+        assert!(
+            r.contains("unknown field `max_tunnel`, expected one of"),
+            "{r}"
+        );
+        let (k, r) = key_err(Config::load(
+            None,
+            env(&[("FLOODGATE_NOPE", "1")]),
+            &Overrides::default(),
+        ));
         assert_eq!(k, "nope");
         assert!(r.contains("unknown field `nope`"), "{r}");
     }
@@ -415,7 +500,11 @@ mod tests {
         assert_eq!(k, "host");
         let (k, _) = key_err(Config::from_yaml("log:\n  format: xml\n"));
         assert_eq!(k, "log.format");
-        let (k, _) = key_err(Config::load(None, env(&[("FLOODGATE_NET_ID", "abc")]), &Overrides::default()));
+        let (k, _) = key_err(Config::load(
+            None,
+            env(&[("FLOODGATE_NET_ID", "abc")]),
+            &Overrides::default(),
+        ));
         assert_eq!(k, "net_id");
     }
 
@@ -433,9 +522,15 @@ mod tests {
         check("transit:\n  bandwidth_kbps: 0", "transit.bandwidth_kbps");
         check("ntcp2:\n  port: 0", "ntcp2.port");
         check("host: 0.0.0.0", "host");
-        check("reseed:\n  urls: [\"http://insecure.example/\"]", "reseed.urls[0]");
+        check(
+            "reseed:\n  urls: [\"http://insecure.example/\"]",
+            "reseed.urls[0]",
+        );
         check("log:\n  level: \"info,=[\"", "log.level");
-        check("telemetry:\n  otlp_endpoint: \"grpc://x\"", "telemetry.otlp_endpoint");
+        check(
+            "telemetry:\n  otlp_endpoint: \"grpc://x\"",
+            "telemetry.otlp_endpoint",
+        );
     }
 
     #[test]
@@ -443,10 +538,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("c.yaml");
         std::fs::write(&f, "net_id: 5\n").unwrap();
-        let r = Config::load(Some(&f), env(&[("FLOODGATE_NET_ID__X", "1")]), &Overrides::default());
+        let r = Config::load(
+            Some(&f),
+            env(&[("FLOODGATE_NET_ID__X", "1")]),
+            &Overrides::default(),
+        );
         assert!(matches!(r, Err(ConfigError::Env { var, .. }) if var == "FLOODGATE_NET_ID__X"));
         // Without a scalar in the way the nested value reaches serde, which names the key.
-        let (k, _) = key_err(Config::load(None, env(&[("FLOODGATE_NET_ID__X", "1")]), &Overrides::default()));
+        let (k, _) = key_err(Config::load(
+            None,
+            env(&[("FLOODGATE_NET_ID__X", "1")]),
+            &Overrides::default(),
+        ));
         assert_eq!(k, "net_id");
     }
 

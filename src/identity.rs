@@ -30,10 +30,15 @@ pub enum IdentityError {
     #[error("building our RouterInfo: {0}")]
     RouterInfo(String),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a floodgate key file ({why})")]
     Format { path: PathBuf, why: &'static str },
-    #[error("{path}: permissions {mode:o} let other users read the router keys; run `chmod 600` on it")]
+    #[error(
+        "{path}: permissions {mode:o} let other users read the router keys; run `chmod 600` on it"
+    )]
     Permissions { path: PathBuf, mode: u32 },
 }
 
@@ -68,11 +73,13 @@ impl RouterKeys {
     }
 
     pub fn encryption_public(&self) -> [u8; 32] {
-        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*self.encryption_secret)).to_bytes()
+        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*self.encryption_secret))
+            .to_bytes()
     }
 
     pub fn ntcp2_static_public(&self) -> [u8; 32] {
-        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*self.ntcp2_static_secret)).to_bytes()
+        x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*self.ntcp2_static_secret))
+            .to_bytes()
     }
 
     fn encode(&self) -> Zeroizing<Vec<u8>> {
@@ -87,7 +94,10 @@ impl RouterKeys {
     }
 
     fn decode(path: &Path, data: &[u8]) -> Result<Self, IdentityError> {
-        let fmt = |why| IdentityError::Format { path: path.to_path_buf(), why };
+        let fmt = |why| IdentityError::Format {
+            path: path.to_path_buf(),
+            why,
+        };
         if data.len() != FILE_LEN {
             return Err(fmt("wrong length"));
         }
@@ -124,8 +134,10 @@ impl RouterKeys {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let keys = Self::generate();
-                std::fs::create_dir_all(data_dir)
-                    .map_err(|source| IdentityError::Io { path: data_dir.to_path_buf(), source })?;
+                std::fs::create_dir_all(data_dir).map_err(|source| IdentityError::Io {
+                    path: data_dir.to_path_buf(),
+                    source,
+                })?;
                 write_private(&path, &keys.encode())?;
                 Ok((keys, true))
             }
@@ -171,7 +183,11 @@ pub fn caps(p: &RouterInfoParams) -> String {
     if class == 'P' || class == 'X' {
         c.push('O');
     }
-    c.push(if p.host.is_some() && p.ntcp2_port.is_some() { 'R' } else { 'U' });
+    c.push(if p.host.is_some() && p.ntcp2_port.is_some() {
+        'R'
+    } else {
+        'U'
+    });
     if let Some(d) = p.congestion {
         c.push(d);
     }
@@ -205,9 +221,8 @@ pub fn build_router_info(
             NTCP2_COST_UNPUBLISHED
         };
         let m = Mapping::from_pairs(opts).map_err(|e| err(&e))?;
-        builder = builder.address(
-            RouterAddress::new(cost, Date::UNDEFINED, "NTCP2", m).map_err(|e| err(&e))?,
-        );
+        builder = builder
+            .address(RouterAddress::new(cost, Date::UNDEFINED, "NTCP2", m).map_err(|e| err(&e))?);
     }
     let options = Mapping::from_pairs([
         ("caps".to_string(), caps(p)),
@@ -215,7 +230,10 @@ pub fn build_router_info(
         ("router.version".to_string(), p.router_version.to_string()),
     ])
     .map_err(|e| err(&e))?;
-    builder.options(options).sign(&keys.signing).map_err(|e| err(&e))
+    builder
+        .options(options)
+        .sign(&keys.signing)
+        .map_err(|e| err(&e))
 }
 
 /// Cost of a published NTCP2 address (the value i2pd and Java I2P use), and of an address that
@@ -226,10 +244,16 @@ const NTCP2_COST_UNPUBLISHED: u8 = 14;
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), IdentityError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| IdentityError::Io { path: path.into(), source })?;
+    let meta = std::fs::metadata(path).map_err(|source| IdentityError::Io {
+        path: path.into(),
+        source,
+    })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(IdentityError::Permissions { path: path.into(), mode });
+        return Err(IdentityError::Permissions {
+            path: path.into(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -247,7 +271,10 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<(), IdentityError> {
 /// Write a file atomically (temp file + fsync + rename), so a crash never leaves a half-written
 /// key file or RouterInfo behind. `mode` applies on Unix.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), IdentityError> {
-    let io = |source| IdentityError::Io { path: path.to_path_buf(), source };
+    let io = |source| IdentityError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let tmp = path.with_extension("tmp");
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -287,7 +314,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEYS_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEYS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -307,11 +337,26 @@ mod tests {
     #[test]
     fn caps_follow_config() {
         assert_eq!(caps(&params()), "fXOR");
-        let p = RouterInfoParams { floodfill: false, shared_kbps: 100, host: None, ..params() };
+        let p = RouterInfoParams {
+            floodfill: false,
+            shared_kbps: 100,
+            host: None,
+            ..params()
+        };
         assert_eq!(caps(&p), "NU");
-        let p = RouterInfoParams { shared_kbps: 300, congestion: Some('D'), ..params() };
+        let p = RouterInfoParams {
+            shared_kbps: 300,
+            congestion: Some('D'),
+            ..params()
+        };
         assert_eq!(caps(&p), "fPORD");
-        assert_eq!(caps(&RouterInfoParams { shared_kbps: 0, ..params() }), "fKR");
+        assert_eq!(
+            caps(&RouterInfoParams {
+                shared_kbps: 0,
+                ..params()
+            }),
+            "fKR"
+        );
     }
 
     #[test]
@@ -335,7 +380,15 @@ mod tests {
         let reparsed = RouterInfo::parse(ri.as_bytes()).unwrap().verify().unwrap();
         assert_eq!(reparsed.hash(), ri.hash());
         // Without host: unpublished address, no i/host/port.
-        let ri = build_router_info(&keys, &RouterInfoParams { host: None, ..params() }, 1).unwrap();
+        let ri = build_router_info(
+            &keys,
+            &RouterInfoParams {
+                host: None,
+                ..params()
+            },
+            1,
+        )
+        .unwrap();
         let a = &ri.addresses()[0];
         assert_eq!(a.cost(), 14);
         assert!(a.get("host").is_none() && a.get("i").is_none() && a.get("port").is_none());
@@ -346,11 +399,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(KEYS_FILE);
         write_private(&path, b"short").unwrap();
-        assert!(matches!(RouterKeys::load_or_create(dir.path()), Err(IdentityError::Format { .. })));
+        assert!(matches!(
+            RouterKeys::load_or_create(dir.path()),
+            Err(IdentityError::Format { .. })
+        ));
         let mut data = RouterKeys::generate().encode().to_vec();
         data[0] ^= 1;
         write_private(&path, &data).unwrap();
-        assert!(matches!(RouterKeys::load_or_create(dir.path()), Err(IdentityError::Format { .. })));
+        assert!(matches!(
+            RouterKeys::load_or_create(dir.path()),
+            Err(IdentityError::Format { .. })
+        ));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "floodgate", version, about = "A container-native I2P floodfill and relay router")]
+#[command(
+    name = "floodgate",
+    version,
+    about = "A container-native I2P floodfill and relay router"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,7 +42,11 @@ enum Command {
     /// Probe a running router's ops endpoint; exit 0 when healthy (for plain `docker` users).
     Healthcheck {
         /// Ops HTTP address of the router.
-        #[arg(long, default_value = "127.0.0.1:7670", env = "FLOODGATE_HEALTHCHECK_ADDR")]
+        #[arg(
+            long,
+            default_value = "127.0.0.1:7670",
+            env = "FLOODGATE_HEALTHCHECK_ADDR"
+        )]
         addr: SocketAddr,
         /// Check readiness (/readyz) instead of liveness (/livez).
         #[arg(long)]
@@ -68,7 +76,11 @@ fn load(args: &ConfigArgs) -> Result<Config> {
         http_listen: args.http_listen,
         log_level: args.log_level.clone(),
     };
-    Ok(Config::load(args.config.as_deref(), std::env::vars(), &overrides)?)
+    Ok(Config::load(
+        args.config.as_deref(),
+        std::env::vars(),
+        &overrides,
+    )?)
 }
 
 fn main() -> std::process::ExitCode {
@@ -105,7 +117,11 @@ fn real_main() -> Result<std::process::ExitCode> {
             println!("{}", id.router_hash_b64);
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Healthcheck { addr, ready, timeout } => {
+        Command::Healthcheck {
+            addr,
+            ready,
+            timeout,
+        } => {
             let path = if ready { "/readyz" } else { "/livez" };
             match http_get_status(addr, path, std::time::Duration::from_secs(timeout)) {
                 Ok(200) => Ok(std::process::ExitCode::SUCCESS),
@@ -146,7 +162,10 @@ fn http_get_status(addr: SocketAddr, path: &str, timeout: std::time::Duration) -
     let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut head = [0u8; 64];
     let mut n = 0;
     while n < 12 {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, info_span, warn, Instrument};
+use tracing::{Instrument, info, info_span, warn};
 
 /// The I2P router API version we announce in `router.version`. i2pd 2.45 and Java I2P use it to
 /// decide which features (short tunnel builds need >= 0.9.51) a peer supports.
@@ -23,7 +23,10 @@ pub enum RouterError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("http.listen {addr}: cannot listen: {source}")]
-    HttpBind { addr: std::net::SocketAddr, source: std::io::Error },
+    HttpBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("ops HTTP server failed: {0}")]
     HttpServe(std::io::Error),
     #[error("installing signal handlers: {0}")]
@@ -39,7 +42,10 @@ pub struct PreparedIdentity {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Load (or create) the keys, build and sign our RouterInfo, and write it to
@@ -52,7 +58,8 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
     let params = RouterInfoParams {
         net_id: cfg.net_id,
         floodfill: cfg.floodfill,
-        shared_kbps: u64::from(cfg.transit.bandwidth_kbps) * u64::from(cfg.transit.share_percent) / 100,
+        shared_kbps: u64::from(cfg.transit.bandwidth_kbps) * u64::from(cfg.transit.share_percent)
+            / 100,
         host: cfg.host,
         ntcp2_port: cfg.ntcp2.enabled.then_some(cfg.ntcp2.port),
         router_version: ROUTER_API_VERSION,
@@ -68,7 +75,12 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
         caps: ri.caps().to_string(),
         version: ROUTER_API_VERSION.to_string(),
     };
-    Ok(PreparedIdentity { keys, router_hash_b64, router_info: ri.as_bytes().to_vec(), summary })
+    Ok(PreparedIdentity {
+        keys,
+        router_hash_b64,
+        router_info: ri.as_bytes().to_vec(),
+        summary,
+    })
 }
 
 /// Run until SIGTERM/SIGINT.
@@ -80,7 +92,9 @@ pub async fn run(cfg: Config) -> Result<(), RouterError> {
     result
 }
 
-fn spawn_signal_watcher(token: CancellationToken) -> Result<tokio::task::JoinHandle<()>, RouterError> {
+fn spawn_signal_watcher(
+    token: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, RouterError> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -108,21 +122,32 @@ pub async fn run_until(cfg: Config, shutdown: CancellationToken) -> Result<(), R
     let metrics = Metrics::new();
     let status = Arc::new(RouterStatus::new());
     metrics.start_time_seconds.set(status.started_unix() as i64);
-    metrics.build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), ROUTER_API_VERSION]).set(1);
+    metrics
+        .build_info
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), ROUTER_API_VERSION])
+        .set(1);
     status.set_condition("router_info", Err("not yet published".into()));
 
     // Bind the ops listener first: probes answer (livez) while the rest starts.
     let ops = OpsServer::bind(cfg.http.listen)
         .await
-        .map_err(|source| RouterError::HttpBind { addr: cfg.http.listen, source })?;
+        .map_err(|source| RouterError::HttpBind {
+            addr: cfg.http.listen,
+            source,
+        })?;
     let ops_addr = ops.local_addr().map_err(RouterError::HttpServe)?;
-    let ops_state = OpsState { status: status.clone(), metrics: metrics.clone() };
+    let ops_state = OpsState {
+        status: status.clone(),
+        metrics: metrics.clone(),
+    };
     let ops_task = tokio::spawn(ops.serve(ops_state, shutdown.child_token()));
     info!(%ops_addr, "ops HTTP server listening");
 
     let startup = async {
         let id = prepare_identity(&cfg)?;
-        metrics.router_info_published_seconds.set((now_ms() / 1000) as i64);
+        metrics
+            .router_info_published_seconds
+            .set((now_ms() / 1000) as i64);
         info!(
             router = crate::ops::telemetry::short_hash(&id.router_hash_b64),
             caps = %id.summary.caps,

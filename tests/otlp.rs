@@ -27,10 +27,10 @@ async fn traces(State(rx): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static
             for rs in req.resource_spans {
                 if let Some(res) = rs.resource {
                     for kv in res.attributes {
-                        if kv.key == "service.name" {
-                            if let Some(Value::StringValue(s)) = kv.value.and_then(|v| v.value) {
-                                rx.services.push(s);
-                            }
+                        if kv.key == "service.name"
+                            && let Some(Value::StringValue(s)) = kv.value.and_then(|v| v.value)
+                        {
+                            rx.services.push(s);
                         }
                     }
                 }
@@ -50,9 +50,13 @@ async fn traces(State(rx): State<Arc<Mutex<Received>>>, body: Bytes) -> &'static
 fn spans_reach_an_otlp_receiver() {
     let received = Arc::new(Mutex::new(Received::default()));
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route("/v1/traces", post(traces)).with_state(received.clone());
+    let app = axum::Router::new()
+        .route("/v1/traces", post(traces))
+        .with_state(received.clone());
     rt.spawn(async move { axum::serve(listener, app).await });
 
     let dir = tempfile::tempdir().unwrap();
@@ -72,16 +76,29 @@ fn spans_reach_an_otlp_receiver() {
     loop {
         {
             let rx = received.lock().unwrap();
-            assert_eq!(rx.decode_errors, 0, "receiver got undecodable OTLP payloads");
-            if rx.spans.iter().any(|s| s == "router.startup") && rx.spans.iter().any(|s| s == "router.drain") {
-                assert!(rx.services.iter().all(|s| s == "floodgate-otlp-test"), "{:?}", rx.services);
+            assert_eq!(
+                rx.decode_errors, 0,
+                "receiver got undecodable OTLP payloads"
+            );
+            if rx.spans.iter().any(|s| s == "router.startup")
+                && rx.spans.iter().any(|s| s == "router.drain")
+            {
+                assert!(
+                    rx.services.iter().all(|s| s == "floodgate-otlp-test"),
+                    "{:?}",
+                    rx.services
+                );
                 assert!(!rx.services.is_empty());
                 return;
             }
         }
         if start.elapsed() > Duration::from_secs(10) {
             let rx = received.lock().unwrap();
-            panic!("spans not received; got {:?}; log:\n{}", rx.spans, fg.log_text());
+            panic!(
+                "spans not received; got {:?}; log:\n{}",
+                rx.spans,
+                fg.log_text()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -31,17 +31,29 @@ pub fn router(state: OpsState) -> Router {
 }
 
 fn count(state: &OpsState, endpoint: &str, code: StatusCode) {
-    state.metrics.http_requests.with_label_values(&[endpoint, code.as_str()]).inc();
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[endpoint, code.as_str()])
+        .inc();
 }
 
 async fn livez(State(s): State<OpsState>) -> Response {
     count(&s, "livez", StatusCode::OK);
-    (StatusCode::OK, axum::Json(serde_json::json!({"live": true}))).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::json!({"live": true})),
+    )
+        .into_response()
 }
 
 async fn readyz(State(s): State<OpsState>) -> Response {
     let r = s.status.readiness();
-    let code = if r.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     count(&s, "readyz", code);
     (code, axum::Json(r)).into_response()
 }
@@ -50,7 +62,10 @@ async fn metrics(State(s): State<OpsState>) -> Response {
     count(&s, "metrics", StatusCode::OK);
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.metrics.render(),
     )
         .into_response()
@@ -69,7 +84,9 @@ pub struct OpsServer {
 
 impl OpsServer {
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        Ok(Self { listener: tokio::net::TcpListener::bind(addr).await? })
+        Ok(Self {
+            listener: tokio::net::TcpListener::bind(addr).await?,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -18,7 +18,8 @@ pub struct Metrics {
 fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
     // Registration only fails on duplicate or inconsistent descriptors, which is a programming
     // error caught by the unit test below on every build.
-    r.register(Box::new(c.clone())).expect("metric descriptors are unique and valid");
+    r.register(Box::new(c.clone()))
+        .expect("metric descriptors are unique and valid");
     c
 }
 
@@ -76,10 +77,12 @@ impl Metrics {
             ),
         };
         #[cfg(target_os = "linux")]
-        r.register(Box::new(prometheus::process_collector::ProcessCollector::new(
-            std::process::id() as i32,
-            "floodgate",
-        )))
+        r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::new(
+                std::process::id() as i32,
+                "floodgate",
+            ),
+        ))
         .expect("process collector registers once");
         m
     }
@@ -93,7 +96,10 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         // The text encoder only fails on invalid metric families, which registration prevents.
-        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+        if TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buf)
+            .is_err()
+        {
             return String::new();
         }
         String::from_utf8(buf).unwrap_or_default()
@@ -114,7 +120,9 @@ mod tests {
     fn every_family_has_help_and_prefix() {
         let m = Metrics::new();
         m.http_requests.with_label_values(&["livez", "200"]).inc();
-        m.wire_parse_errors.with_label_values(&["router_info", "truncated"]).inc();
+        m.wire_parse_errors
+            .with_label_values(&["router_info", "truncated"])
+            .inc();
         m.build_info.with_label_values(&["0.1.0", "0.9.67"]).set(1);
         let families = m.registry().gather();
         assert!(families.len() >= 5);

@@ -45,7 +45,10 @@ impl RouterStatus {
     pub fn new() -> Self {
         Self {
             started: Instant::now(),
-            started_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            started_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             identity: Mutex::new(None),
             peers_ntcp2: AtomicU64::new(0),
             netdb_router_infos: AtomicU64::new(0),
@@ -70,12 +73,18 @@ impl RouterStatus {
     }
 
     pub fn identity(&self) -> Option<IdentitySummary> {
-        self.identity.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Declare or update a readiness condition. `Ok(())` marks it met.
     pub fn set_condition(&self, name: &'static str, state: Result<(), String>) {
-        self.conditions.lock().unwrap_or_else(|p| p.into_inner()).insert(name, state.err());
+        self.conditions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, state.err());
     }
 
     /// Stop advertising readiness (SIGTERM): orchestrators stop routing new work here.
@@ -101,7 +110,10 @@ impl RouterStatus {
                 reasons.push(format!("{name}: {why}"));
             }
         }
-        Readiness { ready: reasons.is_empty(), reasons }
+        Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+        }
     }
 
     /// The `/status` document.

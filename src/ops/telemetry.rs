@@ -32,10 +32,10 @@ pub struct TelemetryGuard {
 impl TelemetryGuard {
     /// Flush and stop the exporter. Called on clean shutdown so the last spans are not lost.
     pub fn shutdown(mut self) {
-        if let Some(p) = self.provider.take() {
-            if let Err(e) = p.shutdown() {
-                eprintln!("floodgate: flushing OpenTelemetry spans failed: {e}");
-            }
+        if let Some(p) = self.provider.take()
+            && let Err(e) = p.shutdown()
+        {
+            eprintln!("floodgate: flushing OpenTelemetry spans failed: {e}");
         }
     }
 }
@@ -44,18 +44,35 @@ impl TelemetryGuard {
 /// as the OTLP exporter specification describes for OTEL_EXPORTER_OTLP_ENDPOINT.
 pub fn traces_url(endpoint: &str) -> String {
     let e = endpoint.trim_end_matches('/');
-    if e.ends_with("/v1/traces") { e.to_string() } else { format!("{e}/v1/traces") }
+    if e.ends_with("/v1/traces") {
+        e.to_string()
+    } else {
+        format!("{e}/v1/traces")
+    }
 }
 
 /// Install the process's tracing subscriber. This is the one piece of process-wide state the
 /// `tracing` ecosystem requires; it is set once by the binary, never by library code.
-pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
-    let filter = EnvFilter::builder().parse(&log.level).map_err(|e| TelemetryError::Filter(e.to_string()))?;
+pub fn init(
+    log: &LogConfig,
+    telemetry: &TelemetryConfig,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let filter = EnvFilter::builder()
+        .parse(&log.level)
+        .map_err(|e| TelemetryError::Filter(e.to_string()))?;
     let (text, json) = match log.format {
-        LogFormat::Text => (Some(tracing_subscriber::fmt::layer().with_target(true)), None),
+        LogFormat::Text => (
+            Some(tracing_subscriber::fmt::layer().with_target(true)),
+            None,
+        ),
         LogFormat::Json => (
             None,
-            Some(tracing_subscriber::fmt::layer().json().flatten_event(true).with_current_span(true)),
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            ),
         ),
     };
     let (otel, provider) = match &telemetry.otlp_endpoint {
@@ -75,7 +92,10 @@ pub fn init(log: &LogConfig, telemetry: &TelemetryConfig) -> Result<TelemetryGua
                 )
                 .build();
             let tracer = provider.tracer("floodgate");
-            (Some(tracing_opentelemetry::layer().with_tracer(tracer)), Some(provider))
+            (
+                Some(tracing_opentelemetry::layer().with_tracer(tracer)),
+                Some(provider),
+            )
         }
         None => (None, None),
     };
@@ -117,7 +137,10 @@ mod tests {
     fn traces_url_appends_the_signal_path_once() {
         assert_eq!(traces_url("http://c:4318"), "http://c:4318/v1/traces");
         assert_eq!(traces_url("http://c:4318/"), "http://c:4318/v1/traces");
-        assert_eq!(traces_url("http://c:4318/v1/traces"), "http://c:4318/v1/traces");
+        assert_eq!(
+            traces_url("http://c:4318/v1/traces"),
+            "http://c:4318/v1/traces"
+        );
     }
 
     #[test]

@@ -8,12 +8,18 @@ use std::time::{Duration, Instant};
 
 /// A free loopback port (bound then released; the tiny race is acceptable in tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Whether tests that need external tools must run (CI) or may skip (a developer laptop).
 pub fn tools_required() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Path of a tool, or None (and a printed reason) when it may be skipped.
@@ -59,7 +65,12 @@ impl Floodgate {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn floodgate");
-        Self { child, http, data_dir: data_dir.to_path_buf(), log }
+        Self {
+            child,
+            http,
+            data_dir: data_dir.to_path_buf(),
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -67,7 +78,10 @@ impl Floodgate {
     }
 
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        let c = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let c = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
         let r = c.get(self.url(path)).send().ok()?;
         let code = r.status().as_u16();
         Some((code, r.text().unwrap_or_default()))
@@ -77,16 +91,19 @@ impl Floodgate {
     pub fn wait_for(&mut self, path: &str, code: u16, timeout: Duration) -> String {
         let start = Instant::now();
         loop {
-            if let Some((c, body)) = self.get(path) {
-                if c == code {
-                    return body;
-                }
+            if let Some((c, body)) = self.get(path)
+                && c == code
+            {
+                return body;
             }
             if let Ok(Some(st)) = self.child.try_wait() {
                 panic!("floodgate exited early ({st}); log:\n{}", self.log_text());
             }
             if start.elapsed() > timeout {
-                panic!("{path} did not answer {code} within {timeout:?}; log:\n{}", self.log_text());
+                panic!(
+                    "{path} did not answer {code} within {timeout:?}; log:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -98,7 +115,10 @@ impl Floodgate {
 
     /// Send SIGTERM and wait for a clean exit.
     pub fn terminate(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let start = Instant::now();
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
@@ -106,7 +126,10 @@ impl Floodgate {
             }
             if start.elapsed() > timeout {
                 let _ = self.child.kill();
-                panic!("floodgate did not stop within {timeout:?} after SIGTERM; log:\n{}", self.log_text());
+                panic!(
+                    "floodgate did not stop within {timeout:?} after SIGTERM; log:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
