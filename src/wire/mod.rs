@@ -6,6 +6,7 @@
 
 pub mod base64;
 mod error;
+pub mod i2np;
 pub mod keys;
 mod reader;
 
