@@ -1,0 +1,3 @@
+//! Transports: NTCP2 sessions, connection admission, and the manager that owns sessions by peer.
+
+pub mod limits;
