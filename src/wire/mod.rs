@@ -30,7 +30,7 @@ pub use mapping::Mapping;
 pub use reader::{Reader, Writer};
 pub use router_address::RouterAddress;
 pub use router_info::{RouterInfo, RouterInfoBuilder};
-pub use verify::VerifyError;
+pub use verify::{ParseVerifyError, VerifyError};
 
 /// A parsed object whose signature has not been checked yet.
 ///

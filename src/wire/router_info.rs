@@ -9,7 +9,7 @@ use super::date::Date;
 use super::keys_and_cert::KeysAndCert;
 use super::mapping::Mapping;
 use super::router_address::RouterAddress;
-use super::verify::{VerifyError, check};
+use super::verify::{ParseVerifyError, VerifyError, check};
 use super::{Reader, Unverified, Verified, WireError, WireErrorKind, Writer};
 use crate::crypto::SigningPrivateKey;
 use std::io::{Read, Write};
@@ -98,6 +98,11 @@ impl RouterInfo {
         }))
     }
 
+    /// Parse and verify in one step, e.g. for a router.info file read from disk.
+    pub fn parse_verified(bytes: &[u8]) -> Result<Verified<RouterInfo>, ParseVerifyError> {
+        Ok(Self::parse(bytes)?.verify()?)
+    }
+
     /// Decompress the gzip form carried in a DatabaseStore message and parse it. Output beyond
     /// [`MAX_ROUTER_INFO_SIZE`] is refused without being buffered (no gzip bombs); bytes after
     /// the gzip member are refused too. Error offsets inside the RouterInfo are offsets into the
@@ -166,6 +171,10 @@ impl RouterInfo {
     }
     /// The router hash: SHA-256 of the RouterIdentity, the netDb key.
     pub fn hash(&self) -> [u8; 32] {
+        self.identity.hash()
+    }
+    /// The netDb store key; for a RouterInfo it is the router hash.
+    pub fn store_key(&self) -> [u8; 32] {
         self.identity.hash()
     }
     pub fn published(&self) -> Date {

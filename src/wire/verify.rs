@@ -30,6 +30,16 @@ impl VerifyError {
     }
 }
 
+/// Parsing or verification failed: for callers that take bytes to a verified value in one go
+/// (e.g. loading stored router.info files).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseVerifyError {
+    #[error("parse: {0}")]
+    Wire(#[from] crate::wire::WireError),
+    #[error("verify: {0}")]
+    Verify(#[from] VerifyError),
+}
+
 /// Check `sig` over `msg` with a raw public key of `sig_type`.
 pub(crate) fn check(
     sig_type: SigType,
