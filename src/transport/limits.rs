@@ -47,7 +47,10 @@ impl ConnectionLimits {
         Self {
             max_total,
             max_per_ip,
-            counts: Arc::new(Mutex::new(Counts { total: 0, per_ip: HashMap::new() })),
+            counts: Arc::new(Mutex::new(Counts {
+                total: 0,
+                per_ip: HashMap::new(),
+            })),
         }
     }
 
@@ -68,7 +71,10 @@ impl ConnectionLimits {
         }
         *n += 1;
         c.total += 1;
-        Ok(Permit { ip, counts: self.counts.clone() })
+        Ok(Permit {
+            ip,
+            counts: self.counts.clone(),
+        })
     }
 
     pub fn active(&self) -> usize {
@@ -102,9 +108,16 @@ mod tests {
         let _p2 = l.try_acquire(a).unwrap();
         assert_eq!(l.try_acquire(a).unwrap_err(), Refusal::PerIp);
         // The mapped form of the same address shares the quota.
-        assert_eq!(l.try_acquire("::ffff:198.18.0.1".parse().unwrap()).unwrap_err(), Refusal::PerIp);
+        assert_eq!(
+            l.try_acquire("::ffff:198.18.0.1".parse().unwrap())
+                .unwrap_err(),
+            Refusal::PerIp
+        );
         let _p3 = l.try_acquire(b).unwrap();
-        assert_eq!(l.try_acquire("198.18.0.3".parse().unwrap()).unwrap_err(), Refusal::Global);
+        assert_eq!(
+            l.try_acquire("198.18.0.3".parse().unwrap()).unwrap_err(),
+            Refusal::Global
+        );
         drop(p1);
         assert_eq!(l.active(), 2);
         let _p4 = l.try_acquire(a).unwrap();
