@@ -1,4 +1,28 @@
 //! Signature verification for every type a floodfill meets in the netDb, and Ed25519 signing.
+//!
+//! | type | scheme                  | implementation                                         |
+//! |------|-------------------------|--------------------------------------------------------|
+//! | 0    | DSA-SHA1, I2P's group   | `dsa` 0.6 with I2P's (p, q, g), SHA-1 ([`DsaSha1Key`])  |
+//! | 1-3  | ECDSA P-256/384/521     | `p256`/`p384`/`p521` 0.13 ([`EcdsaKey`])               |
+//! | 4-6  | RSA PKCS#1 v1.5, e=F4   | `rsa` 0.9 ([`RsaKey`], [`rsa_pkcs1v15_verify`])        |
+//! | 7    | Ed25519                 | `ed25519-dalek` 2, cofactorless non-strict rule        |
+//! | 8    | Ed25519ph               | Java I2P's or RFC 8032's construction (see `eddsa`)    |
+//! | 11   | RedDSA (Red25519)       | same verification as type 7                            |
+//!
+//! Every input length is checked against the type before any arithmetic, and every failure is a
+//! [`SignatureError`]; nothing here panics on untrusted bytes.
+
+mod dsa_sha1;
+mod ecdsa_nist;
+mod eddsa;
+mod rsa_pkcs1;
+#[cfg(test)]
+mod tests;
+
+pub use dsa_sha1::DsaSha1Key;
+pub use ecdsa_nist::EcdsaKey;
+pub use eddsa::blind_public_key;
+pub use rsa_pkcs1::{RSA_NETDB_EXPONENT, RsaKey, rsa_pkcs1v15_verify, rsa_pkcs1v15_verify_prehash};
 
 use crate::wire::keys::SigType;
 use thiserror::Error;
@@ -16,6 +40,9 @@ pub enum SignatureError {
         got: usize,
         expected: usize,
     },
+    /// The signature has the right length but does not verify. This includes signatures whose
+    /// fields are out of range (DSA/ECDSA r or s equal to 0 or not below the group order,
+    /// EdDSA S not below L, RSA s not below n): no signer produces those.
     #[error("{0:?} signature does not verify")]
     Invalid(SigType),
     #[error("signature type {0:?} is not supported for verification")]
@@ -25,7 +52,18 @@ pub enum SignatureError {
 /// A signing public key checked to be well-formed for its type.
 #[derive(Clone, Debug)]
 pub enum SigningPublicKey {
+    /// EdDSA-SHA512-Ed25519 (type 7).
     Ed25519(ed25519_dalek::VerifyingKey),
+    /// DSA-SHA1 (type 0).
+    Dsa(DsaSha1Key),
+    /// ECDSA-SHA256-P256, -SHA384-P384, -SHA512-P521 (types 1, 2, 3).
+    Ecdsa(EcdsaKey),
+    /// RSA-SHA256-2048, -SHA384-3072, -SHA512-4096 (types 4, 5, 6).
+    Rsa(RsaKey),
+    /// EdDSA-SHA512-Ed25519ph (type 8).
+    Ed25519ph(ed25519_dalek::VerifyingKey),
+    /// RedDSA-SHA512-Ed25519 (type 11).
+    RedDsa(ed25519_dalek::VerifyingKey),
 }
 
 impl SigningPublicKey {
@@ -37,27 +75,28 @@ impl SigningPublicKey {
                 why: "wrong length",
             });
         }
-        match sig_type {
-            SigType::EdDsaSha512Ed25519 => {
-                let arr: [u8; 32] = bytes.try_into().map_err(|_| SignatureError::BadPublicKey {
-                    sig_type,
-                    why: "wrong length",
-                })?;
-                let vk = ed25519_dalek::VerifyingKey::from_bytes(&arr).map_err(|_| {
-                    SignatureError::BadPublicKey {
-                        sig_type,
-                        why: "not a curve point",
-                    }
-                })?;
-                Ok(Self::Ed25519(vk))
+        Ok(match sig_type {
+            SigType::DsaSha1 => Self::Dsa(DsaSha1Key::from_bytes(bytes)?),
+            SigType::EcdsaSha256P256 | SigType::EcdsaSha384P384 | SigType::EcdsaSha512P521 => {
+                Self::Ecdsa(EcdsaKey::from_bytes(sig_type, bytes)?)
             }
-            other => Err(SignatureError::Unsupported(other)),
-        }
+            SigType::RsaSha2562048 | SigType::RsaSha3843072 | SigType::RsaSha5124096 => {
+                Self::Rsa(RsaKey::from_netdb_bytes(sig_type, bytes)?)
+            }
+            SigType::EdDsaSha512Ed25519 => Self::Ed25519(eddsa::parse_key(sig_type, bytes)?),
+            SigType::EdDsaSha512Ed25519ph => Self::Ed25519ph(eddsa::parse_key(sig_type, bytes)?),
+            SigType::RedDsaSha512Ed25519 => Self::RedDsa(eddsa::parse_key(sig_type, bytes)?),
+        })
     }
 
     pub fn sig_type(&self) -> SigType {
         match self {
             Self::Ed25519(_) => SigType::EdDsaSha512Ed25519,
+            Self::Dsa(_) => SigType::DsaSha1,
+            Self::Ecdsa(k) => k.sig_type(),
+            Self::Rsa(k) => k.sig_type(),
+            Self::Ed25519ph(_) => SigType::EdDsaSha512Ed25519ph,
+            Self::RedDsa(_) => SigType::RedDsaSha512Ed25519,
         }
     }
 
@@ -72,12 +111,11 @@ impl SigningPublicKey {
             });
         }
         match self {
-            Self::Ed25519(vk) => {
-                let s = ed25519_dalek::Signature::from_slice(sig)
-                    .map_err(|_| SignatureError::Invalid(sig_type))?;
-                vk.verify_strict(msg, &s)
-                    .map_err(|_| SignatureError::Invalid(sig_type))
-            }
+            Self::Ed25519(vk) | Self::RedDsa(vk) => eddsa::verify_pure(sig_type, vk, msg, sig),
+            Self::Ed25519ph(vk) => eddsa::verify_ph(vk, msg, sig),
+            Self::Dsa(k) => k.verify(msg, sig),
+            Self::Ecdsa(k) => k.verify(msg, sig),
+            Self::Rsa(k) => k.verify(msg, sig),
         }
     }
 }
