@@ -10,4 +10,5 @@ pub mod crypto;
 pub mod identity;
 pub mod ops;
 pub mod router;
+pub mod transport;
 pub mod wire;
