@@ -180,6 +180,18 @@ impl SymmetricState {
         }
     }
 
+    /// A state resumed from known `ck` and `h` with no cipher key, for test vectors that start
+    /// mid-protocol (e.g. the NTCP2 data-phase KDF).
+    pub fn from_parts(chaining_key: [u8; HASH_LEN], handshake_hash: [u8; HASH_LEN]) -> Self {
+        Self {
+            ck: chaining_key,
+            h: handshake_hash,
+            k: [0u8; 32],
+            has_key: false,
+            n: 0,
+        }
+    }
+
     /// The handshake hash `h` (public transcript digest; used as AEAD associated data).
     pub fn handshake_hash(&self) -> &[u8; HASH_LEN] {
         &self.h

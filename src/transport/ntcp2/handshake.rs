@@ -108,7 +108,11 @@ pub enum HandshakeError {
     #[error("unsupported NTCP2 version {0}")]
     Version(u8),
     #[error("{stage}: padding of {len} bytes exceeds {max}")]
-    Padding { stage: Stage, len: usize, max: usize },
+    Padding {
+        stage: Stage,
+        len: usize,
+        max: usize,
+    },
     #[error("message 3 part 2 length {len} outside {min}..={max}")]
     Message3Length { len: usize, min: usize, max: usize },
     /// The peer's ephemeral key was seen within the replay window.
@@ -351,10 +355,8 @@ impl ReplayCache {
             }
             inner.order.pop_front();
         }
-        if let Some(exp) = inner.expiry.get(key) {
-            if *exp > now {
-                return false;
-            }
+        if inner.expiry.get(key).is_some_and(|exp| *exp > now) {
+            return false;
         }
         while inner.expiry.len() >= self.capacity {
             let Some((k, exp)) = inner.order.pop_front() else {
@@ -373,7 +375,11 @@ impl ReplayCache {
 
     /// Keys currently remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).expiry.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expiry
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -1138,7 +1144,11 @@ impl Initiator {
         let part1 = noise
             .encrypt_and_hash(self.local.static_public())
             .map_err(aead_err(Stage::Message3Part1))?;
-        let se = dh(&self.local.static_key, &remote_ephemeral, Stage::Message3Part2)?;
+        let se = dh(
+            &self.local.static_key,
+            &remote_ephemeral,
+            Stage::Message3Part2,
+        )?;
         noise.mix_key(&se[..]);
         let part2 = noise
             .encrypt_and_hash(&self.m3p2_plaintext)
