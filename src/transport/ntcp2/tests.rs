@@ -419,6 +419,86 @@ fn python_data_phase_vectors() {
     assert_eq!(dec.decode_length([frame[0], frame[1]]).unwrap(), 100);
 }
 
+/// Replay of a real i2pd 2.45.1 session (see the header of the data file for how it was
+/// captured): i2pd's SessionRequest and SessionConfirmed must be accepted, our SessionCreated and
+/// first data frame must come out byte-identical to what i2pd accepted, and i2pd's data frames
+/// must decrypt into well-formed blocks.
+#[test]
+fn captured_i2pd_session_replays() {
+    let v: HashMap<String, String> =
+        include_str!("../../../tests/data/ntcp2/i2pd-2.45.1-inbound-session.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    let now: u64 = v["now"].parse().unwrap();
+    let bob = Arc::new(LocalKeys::new(
+        StaticSecret::from([0x5B; 32]),
+        arr32(&v["bob_router_hash"]),
+        [0x1C; 16],
+        NET_ID,
+    ));
+    let mut b = Responder::new(
+        bob,
+        HandshakeRandom {
+            ephemeral: StaticSecret::from([0xE7; 32]),
+            padding: (0..24u8).collect(),
+        },
+    )
+    .unwrap();
+    let m1 = unhex(&v["m1"]);
+    let m1_padding = unhex(&v["m1_padding"]);
+    let info = b.read_message1(&m1, now, &ReplayCache::default()).unwrap();
+    assert_eq!(info.options.net_id, 2);
+    assert_eq!(info.options.version, 2);
+    assert_eq!(info.options.padding_len as usize, m1_padding.len());
+    // i2pd keeps SessionRequest within 287 bytes.
+    assert!(MESSAGE1_LEN + m1_padding.len() <= 287);
+    assert!((info.options.timestamp as i64 - now as i64).abs() <= 2);
+    assert_eq!(b.write_message2(&m1_padding, now).unwrap(), unhex(&v["m2"]));
+
+    let m3 = unhex(&v["m3"]);
+    assert_eq!(b.bytes_needed(), m3.len());
+    let confirmed = b.read_message3(&m3).unwrap();
+    let i2pd_s = arr32(&v["i2pd_static_key"]);
+    assert_eq!(confirmed.remote_static_key, i2pd_s);
+    // Without a RouterInfo parser here: the RouterInfo's mapping carries `s=` followed by the
+    // value as an I2P String, whose length byte 44 is ASCII ','.
+    let needle = format!("s=,{}", crate::wire::base64::encode(&i2pd_s));
+    let ri = confirmed.router_info().clone();
+    assert!(ri.windows(needle.len()).any(|w| w == needle.as_bytes()));
+    assert!(!confirmed.flood_requested());
+    let mut dp = confirmed.accept(&i2pd_s).unwrap();
+
+    let ours = dp
+        .encoder
+        .encrypt_blocks(&[
+            Block::DateTime {
+                timestamp: now as u32,
+            },
+            Block::Padding { len: 5 },
+        ])
+        .unwrap();
+    assert_eq!(ours, unhex(&v["bob_frame0"]));
+
+    let frames = decode_all(&mut dp.decoder, &unhex(&v["i2pd_frames01"]));
+    assert_eq!(frames.len(), 2);
+    for f in &frames {
+        assert!(matches!(f.first(), Some(Block::I2np(_))), "{f:?}");
+        assert!(matches!(f.last(), Some(Block::Padding { .. })), "{f:?}");
+        for b in f {
+            if let Block::I2np(m) = b {
+                // Tunnel build messages (VariableTunnelBuild 23 / ShortTunnelBuild 25) expiring
+                // shortly after the capture.
+                assert!([23, 25].contains(&m.msg_type), "{}", m.msg_type);
+                assert!(u64::from(m.expiration) > now && u64::from(m.expiration) < now + 120);
+            }
+        }
+    }
+    assert_eq!(dp.decoder.frames_received(), 2);
+}
+
 // ----- tampering -------------------------------------------------------------------------------
 
 fn flip_at(point: Point, idx: usize) -> impl Fn(Point, &mut Vec<u8>) {
