@@ -118,7 +118,7 @@ pub enum HandshakeError {
     /// The peer's ephemeral key was seen within the replay window.
     #[error("{stage}: ephemeral key replayed")]
     Replay { stage: Stage },
-    /// Message 3 part 2 is not RouterInfo [Options] [Padding].
+    /// Message 3 part 2 is not "RouterInfo, Options?, Padding?".
     #[error("SessionConfirmed payload: {0}")]
     Payload(WireError),
     /// The static key from message 3 part 1 differs from the `s` published in the RouterInfo.
