@@ -8,6 +8,7 @@
 
 use super::metrics::TransportMetrics;
 use crate::ops::status::RouterStatus;
+use crate::wire::i2np::ShortHeader;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,8 +56,8 @@ pub enum PeerEvent {
         peer: RouterHash,
         direction: Direction,
     },
-    /// One received I2NP message in short-header form.
-    Message { peer: RouterHash, message: Bytes },
+    /// One received I2NP message: its short header and its body.
+    Message { peer: RouterHash, header: ShortHeader, body: Bytes },
     /// A RouterInfo block: the peer's own (in the handshake) or one sent in the data phase.
     RouterInfo {
         peer: RouterHash,

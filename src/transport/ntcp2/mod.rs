@@ -54,6 +54,7 @@
 
 pub mod frame;
 pub mod handshake;
+pub mod session;
 
 #[cfg(test)]
 mod tests;
