@@ -162,10 +162,10 @@ impl Drop for Testnet {
                 show(&out)
             );
         }
-        if std::env::var_os("FLOODGATE_INTEROP_KEEP").is_some() {
-            if let Some(dir) = self.dir.take() {
-                eprintln!("keeping testnet directory {}", dir.keep().display());
-            }
+        if std::env::var_os("FLOODGATE_INTEROP_KEEP").is_some()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("keeping testnet directory {}", dir.keep().display());
         }
     }
 }
@@ -216,7 +216,11 @@ fn i2pd_loads_floodgate_router_info() {
         .env("FLOODGATE_FLOODFILL", "true")
         .output()
         .expect("run floodgate keys");
-    assert!(out.status.success(), "floodgate keys failed:\n{}", show(&out));
+    assert!(
+        out.status.success(),
+        "floodgate keys failed:\n{}",
+        show(&out)
+    );
     let ri_path = fg_dir.join("router.info");
     assert!(
         ri_path.is_file(),
