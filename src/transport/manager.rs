@@ -57,7 +57,11 @@ pub enum PeerEvent {
         direction: Direction,
     },
     /// One received I2NP message: its short header and its body.
-    Message { peer: RouterHash, header: ShortHeader, body: Bytes },
+    Message {
+        peer: RouterHash,
+        header: ShortHeader,
+        body: Bytes,
+    },
     /// A RouterInfo block: the peer's own (in the handshake) or one sent in the data phase.
     RouterInfo {
         peer: RouterHash,

@@ -61,7 +61,10 @@ pub struct Ntcp2Context {
 
 impl Ntcp2Context {
     fn current_router_info(&self) -> Bytes {
-        self.router_info.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.router_info
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn count_handshake(&self, dir: Direction, result: Result<(), &'static str>) {
@@ -69,11 +72,19 @@ impl Ntcp2Context {
             Ok(()) => ("ok", ""),
             Err(r) => ("failed", r),
         };
-        self.manager.metrics().handshakes.with_label_values(&[dir.label(), res, reason]).inc();
+        self.manager
+            .metrics()
+            .handshakes
+            .with_label_values(&[dir.label(), res, reason])
+            .inc();
     }
 
     fn count_bytes(&self, dir: &str, n: usize) {
-        self.manager.metrics().bytes.with_label_values(&["ntcp2", dir]).inc_by(n as u64);
+        self.manager
+            .metrics()
+            .bytes
+            .with_label_values(&["ntcp2", dir])
+            .inc_by(n as u64);
     }
 }
 
@@ -115,7 +126,10 @@ pub fn bind_listeners(
     let v4 = SocketAddr::from((ipv4.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED), port));
     out.push(bind_one(v4, false)?);
     if ipv6 {
-        match bind_one(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)), true) {
+        match bind_one(
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+            true,
+        ) {
             Ok(l) => out.push(l),
             // Hosts and containers without IPv6 are common; NTCP2 over IPv4 still works.
             Err(e) => warn!(error = %e, "NTCP2: IPv6 listener not available"),
@@ -125,7 +139,11 @@ pub fn bind_listeners(
 }
 
 fn bind_one(addr: SocketAddr, v6_only: bool) -> std::io::Result<TcpListener> {
-    let domain = if addr.is_ipv4() { socket2::Domain::IPV4 } else { socket2::Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
     let s = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
     if v6_only {
         s.set_only_v6(true)?;
@@ -155,7 +173,11 @@ pub async fn serve(listener: TcpListener, ctx: Ntcp2Context) {
         let permit = match ctx.limits.try_acquire(peer.ip()) {
             Ok(p) => p,
             Err(r) => {
-                ctx.manager.metrics().refused.with_label_values(&[r.label()]).inc();
+                ctx.manager
+                    .metrics()
+                    .refused
+                    .with_label_values(&[r.label()])
+                    .inc();
                 drop(stream);
                 continue;
             }
@@ -167,7 +189,8 @@ pub async fn serve(listener: TcpListener, ctx: Ntcp2Context) {
 
 async fn inbound(ctx: Ntcp2Context, mut stream: TcpStream, peer_addr: SocketAddr, permit: Permit) {
     let _ = stream.set_nodelay(true);
-    let result = tokio::time::timeout(HANDSHAKE_TIMEOUT, responder_handshake(&ctx, &mut stream)).await;
+    let result =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, responder_handshake(&ctx, &mut stream)).await;
     let (dp, peer, ri) = match result {
         Ok(Ok(x)) => x,
         Ok(Err((e, probing))) => {
@@ -191,7 +214,11 @@ async fn inbound(ctx: Ntcp2Context, mut stream: TcpStream, peer_addr: SocketAddr
     let _ = ctx
         .manager
         .events()
-        .send(PeerEvent::RouterInfo { peer, router_info: ri, flood: false })
+        .send(PeerEvent::RouterInfo {
+            peer,
+            router_info: ri,
+            flood: false,
+        })
         .await;
     run_session(ctx, stream, dp, peer, Direction::Inbound, permit).await;
 }
@@ -246,7 +273,12 @@ fn check_peer_router_info(
     let ri = RouterInfo::parse(bytes)
         .map_err(|_| ("ri_malformed", TerminationReason::PayloadFormatError))?
         .verify()
-        .map_err(|_| ("ri_signature", TerminationReason::RouterInfoSignatureVerificationFail))?;
+        .map_err(|_| {
+            (
+                "ri_signature",
+                TerminationReason::RouterInfoSignatureVerificationFail,
+            )
+        })?;
     if ri.net_id() != Some(u32::from(our_net_id)) {
         return Err(("ri_netid", TerminationReason::IncompatibleOptions));
     }
@@ -263,7 +295,10 @@ fn check_peer_router_info(
 async fn probing_resistant_close(mut stream: TcpStream) {
     let (wait, bytes) = {
         let mut rng = rand::thread_rng();
-        (Duration::from_millis(rng.gen_range(100..3000)), rng.gen_range(0..1024usize))
+        (
+            Duration::from_millis(rng.gen_range(100..3000)),
+            rng.gen_range(0..1024usize),
+        )
     };
     let mut sink = vec![0u8; bytes];
     let _ = tokio::time::timeout(wait, stream.read_exact(&mut sink)).await;
@@ -298,7 +333,11 @@ impl Connector for Ntcp2Connector {
 
 async fn outbound(ctx: Ntcp2Context, target: ConnectTarget) -> Result<(), SessionError> {
     let permit = ctx.limits.try_acquire(target.addr.ip()).map_err(|r| {
-        ctx.manager.metrics().refused.with_label_values(&[r.label()]).inc();
+        ctx.manager
+            .metrics()
+            .refused
+            .with_label_values(&[r.label()])
+            .inc();
         SessionError::RouterInfo("local_limit")
     })?;
     let connect = async {
@@ -343,11 +382,18 @@ async fn initiator_handshake(
 ) -> Result<DataPhase, SessionError> {
     let (random, m3_pad) = {
         let mut rng = rand::rngs::OsRng;
-        (HandshakeRandom::generate(&mut rng, MAX_HANDSHAKE_PADDING), rng.gen_range(0..32u16))
+        (
+            HandshakeRandom::generate(&mut rng, MAX_HANDSHAKE_PADDING),
+            rng.gen_range(0..32u16),
+        )
     };
     let mut a = Initiator::new(
         ctx.local.clone(),
-        PeerNtcp2Info { router_hash: target.peer, static_key: target.static_key, iv: target.iv },
+        PeerNtcp2Info {
+            router_hash: target.peer,
+            static_key: target.static_key,
+            iv: target.iv,
+        },
         ctx.current_router_info(),
         None,
         m3_pad,
@@ -385,7 +431,11 @@ async fn run_session(
     direction: Direction,
     _permit: Permit,
 ) {
-    let DataPhase { mut encoder, mut decoder, .. } = dp;
+    let DataPhase {
+        mut encoder,
+        mut decoder,
+        ..
+    } = dp;
     let (tx, mut rx) = mpsc::channel(SESSION_QUEUE_LEN);
     let (mut rd, mut wr) = stream.into_split();
     let peer_label = short_hash(&crate::wire::base64::encode(&peer)).to_string();
@@ -405,27 +455,46 @@ async fn run_session(
         }
     };
     let events = ctx.manager.events().clone();
-    let _ = events.send(PeerEvent::Established { peer, direction }).await;
+    let _ = events
+        .send(PeerEvent::Established { peer, direction })
+        .await;
     info!(peer = %peer_label, direction = direction.label(), "NTCP2 session established");
 
     // Bob starts the data phase with his RouterInfo so Alice has our current one; Alice sent
     // hers in message 3 already.
     let mut first: Vec<Block> = Vec::new();
     if direction == Direction::Inbound {
-        first.push(Block::RouterInfo { flags: 0, router_info: ctx.current_router_info() });
+        first.push(Block::RouterInfo {
+            flags: 0,
+            router_info: ctx.current_router_info(),
+        });
     }
-    first.push(Block::DateTime { timestamp: now_secs() as u32 });
+    first.push(Block::DateTime {
+        timestamp: now_secs() as u32,
+    });
 
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut pending_out = first;
     let mut idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
     let ending: Ending = 'session: loop {
         if !pending_out.is_empty() {
-            if let Err(e) = write_frame(&ctx, &mut wr, &mut encoder, std::mem::take(&mut pending_out)).await {
+            if let Err(e) = write_frame(
+                &ctx,
+                &mut wr,
+                &mut encoder,
+                std::mem::take(&mut pending_out),
+            )
+            .await
+            {
                 debug!(peer = %peer_label, error = %e, "NTCP2 write failed");
-                break 'session Ending { side: "local", reason: TerminationReason::Unspecified, send_termination: false };
+                break 'session Ending {
+                    side: "local",
+                    reason: TerminationReason::Unspecified,
+                    send_termination: false,
+                };
             }
-            idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+            idle.as_mut()
+                .reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
         }
         tokio::select! {
             _ = ctx.shutdown.cancelled() => {
@@ -487,10 +556,18 @@ async fn run_session(
             reason: ending.reason,
             additional: Bytes::new(),
         };
-        let _ = tokio::time::timeout(Duration::from_secs(2), write_frame(&ctx, &mut wr, &mut encoder, vec![t])).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            write_frame(&ctx, &mut wr, &mut encoder, vec![t]),
+        )
+        .await;
     }
     let _ = wr.shutdown().await;
-    ctx.manager.metrics().terminations.with_label_values(&[ending.side, ending.reason.label()]).inc();
+    ctx.manager
+        .metrics()
+        .terminations
+        .with_label_values(&[ending.side, ending.reason.label()])
+        .inc();
     let _ = events.send(PeerEvent::Closed { peer, direction }).await;
     info!(peer = %peer_label, side = ending.side, reason = ending.reason.label(), "NTCP2 session closed");
 }
@@ -513,7 +590,10 @@ fn collect_batch(
             }
             SessionCommand::SendRouterInfo { router_info, flood } => {
                 size += 4 + router_info.len();
-                blocks.push(Block::RouterInfo { flags: u8::from(flood), router_info });
+                blocks.push(Block::RouterInfo {
+                    flags: u8::from(flood),
+                    router_info,
+                });
             }
             SessionCommand::Terminate(code) => return Err(TerminationReason::from_code(code)),
         }
@@ -528,7 +608,12 @@ fn collect_batch(
 fn i2np_block(msg: Bytes) -> Option<I2npBlock> {
     let mut r = crate::wire::Reader::new(&msg);
     let h = ShortHeader::parse(&mut r).ok()?;
-    Some(I2npBlock { msg_type: h.msg_type, msg_id: h.msg_id, expiration: h.expiration_s, body: msg.slice(9..) })
+    Some(I2npBlock {
+        msg_type: h.msg_type,
+        msg_id: h.msg_id,
+        expiration: h.expiration_s,
+        body: msg.slice(9..),
+    })
 }
 
 /// Encrypt `blocks` (plus a random padding block) as frames and write them. Blocks that do not
@@ -548,7 +633,11 @@ async fn write_frame(
         let len = 3 + b.data_len();
         if len > limit {
             // Cannot be sent over NTCP2 at all (I2NP messages are limited to ~64 KiB).
-            ctx.manager.metrics().queue_drops.with_label_values(&["too_large"]).inc();
+            ctx.manager
+                .metrics()
+                .queue_drops
+                .with_label_values(&["too_large"])
+                .inc();
             continue;
         }
         if size + len > limit {
@@ -566,11 +655,19 @@ async fn write_frame(
     }
     wr.write_all(&out).await.map_err(|_| FrameError::Poisoned)?;
     ctx.count_bytes("out", out.len());
-    ctx.manager.metrics().messages.with_label_values(&["ntcp2", "out"]).inc_by(messages);
+    ctx.manager
+        .metrics()
+        .messages
+        .with_label_values(&["ntcp2", "out"])
+        .inc_by(messages);
     Ok(())
 }
 
-fn seal(encoder: &mut super::FrameEncoder, frame: &mut Vec<Block>, out: &mut Vec<u8>) -> Result<(), FrameError> {
+fn seal(
+    encoder: &mut super::FrameEncoder,
+    frame: &mut Vec<Block>,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     let pad = rand::thread_rng().gen_range(0..=MAX_FRAME_PADDING);
     // Termination must be last except for padding; padding is always last.
     frame.push(Block::Padding { len: pad });
@@ -597,22 +694,46 @@ async fn drain_frames(
                 for b in blocks {
                     match b {
                         Block::I2np(m) => {
-                            ctx.manager.metrics().messages.with_label_values(&["ntcp2", "in"]).inc();
-                            let header = ShortHeader { msg_type: m.msg_type, msg_id: m.msg_id, expiration_s: m.expiration };
+                            ctx.manager
+                                .metrics()
+                                .messages
+                                .with_label_values(&["ntcp2", "in"])
+                                .inc();
+                            let header = ShortHeader {
+                                msg_type: m.msg_type,
+                                msg_id: m.msg_id,
+                                expiration_s: m.expiration,
+                            };
                             // Backpressure: a slow router slows the reader, which slows the peer.
-                            if events.send(PeerEvent::Message { peer, header, body: m.body }).await.is_err() {
+                            if events
+                                .send(PeerEvent::Message {
+                                    peer,
+                                    header,
+                                    body: m.body,
+                                })
+                                .await
+                                .is_err()
+                            {
                                 return Ok(Some(TerminationReason::RouterShutdown));
                             }
                         }
                         Block::RouterInfo { flags, router_info } => {
                             let _ = events
-                                .send(PeerEvent::RouterInfo { peer, router_info, flood: flags & 1 != 0 })
+                                .send(PeerEvent::RouterInfo {
+                                    peer,
+                                    router_info,
+                                    flood: flags & 1 != 0,
+                                })
                                 .await;
                         }
                         Block::DateTime { timestamp } => {
                             let skew = i64::from(timestamp) - now_secs() as i64;
                             if skew.unsigned_abs() > MAX_CLOCK_SKEW_SECS {
-                                ctx.manager.metrics().misbehaving.with_label_values(&["clock_skew"]).inc();
+                                ctx.manager
+                                    .metrics()
+                                    .misbehaving
+                                    .with_label_values(&["clock_skew"])
+                                    .inc();
                             }
                         }
                         Block::Termination { reason, .. } => return Ok(Some(reason)),
