@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod reply;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod testkit;
 pub mod validate;
 
 pub use floodfill::{
