@@ -8,6 +8,7 @@
 pub mod config;
 pub mod crypto;
 pub mod identity;
+pub mod netdb;
 pub mod ops;
 pub mod router;
 pub mod transport;
