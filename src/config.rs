@@ -63,6 +63,7 @@ pub struct Config {
     pub reseed: ReseedConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
+    pub readiness: ReadinessConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,6 +74,30 @@ pub struct Ntcp2Config {
     pub port: u16,
     /// Also listen on IPv6 (`[::]`).
     pub ipv6: bool,
+    /// Local IPv4 address to listen on and connect from; `null` listens on all addresses.
+    pub address: Option<std::net::Ipv4Addr>,
+    /// Most NTCP2 sessions at once (inbound + outbound).
+    pub max_sessions: u32,
+    /// Most NTCP2 sessions from one IP address.
+    pub max_sessions_per_ip: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadinessConfig {
+    /// `/readyz` needs at least this many established peer sessions.
+    pub min_peers: u32,
+    /// `/readyz` needs at least this many RouterInfos in the netDb.
+    pub min_router_infos: u32,
+}
+
+impl Default for ReadinessConfig {
+    fn default() -> Self {
+        Self {
+            min_peers: 1,
+            min_router_infos: 25,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +164,7 @@ impl Default for Config {
             reseed: ReseedConfig::default(),
             log: LogConfig::default(),
             telemetry: TelemetryConfig::default(),
+            readiness: ReadinessConfig::default(),
         }
     }
 }
@@ -149,6 +175,9 @@ impl Default for Ntcp2Config {
             enabled: true,
             port: 12345,
             ipv6: true,
+            address: None,
+            max_sessions: 4096,
+            max_sessions_per_ip: 4,
         }
     }
 }
@@ -291,6 +320,16 @@ impl Config {
         }
         if self.ntcp2.enabled && self.ntcp2.port == 0 {
             return Err(ConfigError::key("ntcp2.port", "must be 1..=65535"));
+        }
+        if self.ntcp2.max_sessions == 0 || self.ntcp2.max_sessions_per_ip == 0 {
+            return Err(ConfigError::key(
+                if self.ntcp2.max_sessions == 0 {
+                    "ntcp2.max_sessions"
+                } else {
+                    "ntcp2.max_sessions_per_ip"
+                },
+                "must be greater than 0",
+            ));
         }
         if self.transit.share_percent > 100 {
             return Err(ConfigError::key("transit.share_percent", "must be 0..=100"));

@@ -58,6 +58,10 @@ impl Floodgate {
             .env("FLOODGATE_DATA_DIR", data_dir)
             .env("FLOODGATE_HTTP__LISTEN", http.to_string())
             .env("FLOODGATE_NTCP2__PORT", free_port().to_string())
+            // A lone router on loopback has no peers; tests that need them set their own.
+            .env("FLOODGATE_READINESS__MIN_PEERS", "0")
+            .env("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "0")
+            .env("FLOODGATE_NTCP2__IPV6", "false")
             .stdin(Stdio::null())
             .stdout(logf.try_clone().unwrap())
             .stderr(logf);

@@ -1,0 +1,393 @@
+//! Wires the rooms together: identity, ops surface, (later) transports, netDb and transit;
+//! start-up, drain on SIGTERM and shutdown.
+
+pub mod dispatch;
+
+use crate::config::Config;
+use crate::identity::{
+    IdentityError, ROUTER_INFO_FILE, RouterInfoParams, RouterKeys, build_router_info, write_atomic,
+};
+use crate::netdb::NetDb;
+use crate::netdb::floodfill::{
+    EXPIRY_SWEEP_INTERVAL, NetDbOptions, ROUTER_INFO_REPUBLISH_INTERVAL,
+};
+use crate::ops::http::{OpsServer, OpsState};
+use crate::ops::metrics::Metrics;
+use crate::ops::status::{IdentitySummary, RouterStatus};
+use crate::transport::limits::ConnectionLimits;
+use crate::transport::manager::TransportManager;
+use crate::transport::metrics::TransportMetrics;
+use crate::transport::ntcp2::session::{Ntcp2Connector, Ntcp2Context, bind_listeners, serve};
+use crate::transport::ntcp2::{LocalKeys, ReplayCache};
+use bytes::Bytes;
+use dispatch::{DispatchMetrics, Dispatcher, NetDbDirectory, PendingAcks};
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+
+/// The I2P router API version we announce in `router.version`. i2pd 2.45 and Java I2P use it to
+/// decide which features (short tunnel builds need >= 0.9.51) a peer supports.
+pub const ROUTER_API_VERSION: &str = "0.9.67";
+
+#[derive(Debug, Error)]
+pub enum RouterError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("http.listen {addr}: cannot listen: {source}")]
+    HttpBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("ops HTTP server failed: {0}")]
+    HttpServe(std::io::Error),
+    #[error("installing signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("netDb: {0}")]
+    NetDb(String),
+    #[error("ntcp2.port {port}: cannot listen: {source}")]
+    Ntcp2Bind { port: u16, source: std::io::Error },
+}
+
+/// The router's identity as prepared at start-up.
+pub struct PreparedIdentity {
+    pub keys: RouterKeys,
+    pub params: RouterInfoParams,
+    pub router_hash: [u8; 32],
+    pub router_hash_b64: String,
+    pub router_info: Vec<u8>,
+    pub summary: IdentitySummary,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Load (or create) the keys, build and sign our RouterInfo, and write it to
+/// `<data_dir>/router.info`.
+pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
+    let (keys, created) = RouterKeys::load_or_create(&cfg.data_dir)?;
+    if created {
+        info!(data_dir = %cfg.data_dir.display(), "created new router keys");
+    }
+    let params = RouterInfoParams {
+        net_id: cfg.net_id,
+        floodfill: cfg.floodfill,
+        shared_kbps: u64::from(cfg.transit.bandwidth_kbps) * u64::from(cfg.transit.share_percent)
+            / 100,
+        host: cfg.host,
+        ntcp2_port: cfg.ntcp2.enabled.then_some(cfg.ntcp2.port),
+        router_version: ROUTER_API_VERSION,
+        congestion: None,
+    };
+    let ri = build_router_info(&keys, &params, now_ms())?;
+    // Public data: world-readable like i2pd's router.info.
+    write_atomic(&cfg.data_dir.join(ROUTER_INFO_FILE), ri.as_bytes(), 0o644)?;
+    let router_hash_b64 = crate::wire::base64::encode(&ri.hash());
+    let summary = IdentitySummary {
+        router_hash: router_hash_b64.clone(),
+        net_id: cfg.net_id,
+        caps: ri.caps().to_string(),
+        version: ROUTER_API_VERSION.to_string(),
+    };
+    Ok(PreparedIdentity {
+        keys,
+        params,
+        router_hash: ri.hash(),
+        router_hash_b64,
+        router_info: ri.as_bytes().to_vec(),
+        summary,
+    })
+}
+
+/// Run until SIGTERM/SIGINT.
+pub async fn run(cfg: Config) -> Result<(), RouterError> {
+    let shutdown = CancellationToken::new();
+    let signals = spawn_signal_watcher(shutdown.clone())?;
+    let result = run_until(cfg, shutdown).await;
+    signals.abort();
+    result
+}
+
+fn spawn_signal_watcher(
+    token: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, RouterError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(RouterError::Signals)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(RouterError::Signals)?;
+        Ok(tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => info!(signal = "SIGTERM", "shutdown requested"),
+                _ = int.recv() => info!(signal = "SIGINT", "shutdown requested"),
+            }
+            token.cancel();
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            token.cancel();
+        }))
+    }
+}
+
+/// Run until `shutdown` is cancelled (tests drive this directly).
+pub async fn run_until(cfg: Config, shutdown: CancellationToken) -> Result<(), RouterError> {
+    let metrics = Metrics::new();
+    let status = Arc::new(RouterStatus::new());
+    metrics.start_time_seconds.set(status.started_unix() as i64);
+    metrics
+        .build_info
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), ROUTER_API_VERSION])
+        .set(1);
+    status.set_condition("router_info", Err("not yet published".into()));
+    status.set_condition("peers", Err("no peer sessions yet".into()));
+    if cfg.readiness.min_peers == 0 {
+        status.set_condition("peers", Ok(()));
+    }
+    if cfg.ntcp2.enabled {
+        status.set_condition("ntcp2", Err("not listening yet".into()));
+    }
+
+    // Bind the ops listener first: probes answer (livez) while the rest starts.
+    let ops = OpsServer::bind(cfg.http.listen)
+        .await
+        .map_err(|source| RouterError::HttpBind {
+            addr: cfg.http.listen,
+            source,
+        })?;
+    let ops_addr = ops.local_addr().map_err(RouterError::HttpServe)?;
+    let ops_state = OpsState {
+        status: status.clone(),
+        metrics: metrics.clone(),
+    };
+    let ops_task = tokio::spawn(ops.serve(ops_state, shutdown.child_token()));
+    info!(%ops_addr, "ops HTTP server listening");
+
+    let started = start_rooms(&cfg, &metrics, &status, &shutdown)
+        .instrument(info_span!("router.startup"))
+        .await;
+    let rooms = match started {
+        Ok(r) => r,
+        Err(e) => {
+            shutdown.cancel();
+            let _ = ops_task.await;
+            return Err(e);
+        }
+    };
+
+    shutdown.cancelled().await;
+    async {
+        status.start_draining();
+        info!("draining: readiness withdrawn");
+        rooms.stop().await;
+    }
+    .instrument(info_span!("router.drain"))
+    .await;
+    match ops_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "ops HTTP server ended with an error"),
+        Err(e) => warn!(error = %e, "ops HTTP server task failed"),
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// The running rooms, kept for an orderly stop.
+struct Rooms {
+    netdb: NetDb,
+    manager: TransportManager,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    session_shutdown: CancellationToken,
+}
+
+impl Rooms {
+    async fn stop(self) {
+        // Tell peers we are going (termination reason 3), give sessions a moment to write it.
+        self.manager
+            .terminate_all(crate::transport::ntcp2::TerminationReason::RouterShutdown.code());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        self.session_shutdown.cancel();
+        for t in &self.tasks {
+            t.abort();
+        }
+        // Flush the netDb write-behind queue and close RocksDB off the runtime.
+        let netdb = self.netdb;
+        let _ = tokio::task::spawn_blocking(move || netdb.close()).await;
+    }
+}
+
+async fn start_rooms(
+    cfg: &Config,
+    metrics: &Metrics,
+    status: &Arc<RouterStatus>,
+    shutdown: &CancellationToken,
+) -> Result<Rooms, RouterError> {
+    let id = prepare_identity(cfg)?;
+    metrics
+        .router_info_published_seconds
+        .set((now_ms() / 1000) as i64);
+    info!(
+        router = crate::ops::telemetry::short_hash(&id.router_hash_b64),
+        caps = %id.summary.caps,
+        net_id = cfg.net_id,
+        "router identity ready, RouterInfo written"
+    );
+    status.set_identity(id.summary.clone());
+    status.set_condition("router_info", Ok(()));
+    let our_hash = id.router_hash;
+
+    // netDb: opening re-verifies every stored entry, which is blocking work.
+    let opts = NetDbOptions {
+        data_dir: Some(cfg.data_dir.clone()),
+        net_id: cfg.net_id,
+        floodfill: cfg.floodfill,
+        our_hash,
+        ready_min_router_infos: cfg.readiness.min_router_infos as usize,
+    };
+    let registry = metrics.registry().clone();
+    let st = status.clone();
+    let netdb = tokio::task::spawn_blocking(move || NetDb::open(opts, &registry, st, now_ms()))
+        .await
+        .map_err(|e| RouterError::NetDb(e.to_string()))?
+        .map_err(|e| RouterError::NetDb(e.to_string()))?;
+
+    // Transports.
+    let session_shutdown = shutdown.child_token();
+    let (events_tx, events_rx) = tokio::sync::mpsc::channel(4096);
+    let manager = TransportManager::new(
+        our_hash,
+        TransportMetrics::new(metrics.registry()),
+        status.clone(),
+        events_tx,
+    );
+    manager.set_directory(Arc::new(NetDbDirectory(netdb.clone())));
+    let local = Arc::new(LocalKeys::new(
+        x25519_dalek::StaticSecret::from(*id.keys.ntcp2_static_secret),
+        our_hash,
+        id.keys.ntcp2_iv,
+        cfg.net_id,
+    ));
+    let router_info = Arc::new(RwLock::new(Bytes::from(id.router_info.clone())));
+    let ctx = Ntcp2Context {
+        local,
+        replay: Arc::new(ReplayCache::default()),
+        manager: manager.clone(),
+        limits: ConnectionLimits::new(
+            cfg.ntcp2.max_sessions as usize,
+            cfg.ntcp2.max_sessions_per_ip as usize,
+        ),
+        router_info: router_info.clone(),
+        bind_ip: cfg.ntcp2.address.map(IpAddr::V4),
+        shutdown: session_shutdown.clone(),
+    };
+    manager.set_connector(Arc::new(Ntcp2Connector::new(ctx.clone())));
+    let mut tasks = Vec::new();
+    if cfg.ntcp2.enabled {
+        let listeners = bind_listeners(cfg.ntcp2.port, cfg.ntcp2.address, cfg.ntcp2.ipv6).map_err(
+            |source| RouterError::Ntcp2Bind {
+                port: cfg.ntcp2.port,
+                source,
+            },
+        )?;
+        for l in listeners {
+            if let Ok(a) = l.local_addr() {
+                info!(port = a.port(), ipv6 = a.is_ipv6(), "NTCP2 listening");
+            }
+            tasks.push(tokio::spawn(serve(l, ctx.clone())));
+        }
+        status.set_condition("ntcp2", Ok(()));
+    }
+
+    let dispatcher = Dispatcher {
+        netdb: netdb.clone(),
+        manager: manager.clone(),
+        metrics: DispatchMetrics::new(metrics.registry()),
+        acks: Arc::new(PendingAcks::default()),
+        min_peers: cfg.readiness.min_peers as usize,
+        status: status.clone(),
+    };
+    tasks.push(tokio::spawn(dispatcher.clone().run(events_rx)));
+    tasks.push(tokio::spawn(publish_loop(
+        cfg.clone(),
+        id,
+        router_info,
+        dispatcher.clone(),
+        metrics.clone(),
+    )));
+    tasks.push(tokio::spawn(expiry_loop(netdb.clone())));
+    Ok(Rooms {
+        netdb,
+        manager,
+        tasks,
+        session_shutdown,
+    })
+}
+
+/// Publish our RouterInfo to the closest floodfills at start and periodically, re-signed with a
+/// fresh published date each time (peers drop RouterInfos that look stale).
+async fn publish_loop(
+    cfg: Config,
+    id: PreparedIdentity,
+    current: Arc<RwLock<Bytes>>,
+    dispatcher: Dispatcher,
+    metrics: Metrics,
+) {
+    // A first publication once sessions had a moment to come up, then at the spec interval.
+    let mut delay = PUBLISH_FIRST_DELAY;
+    loop {
+        tokio::time::sleep(delay).await;
+        delay = ROUTER_INFO_REPUBLISH_INTERVAL;
+        let ri = match build_router_info(&id.keys, &id.params, now_ms()) {
+            Ok(ri) => ri,
+            Err(e) => {
+                warn!(error = %e, "cannot re-sign our RouterInfo");
+                continue;
+            }
+        };
+        let bytes = Bytes::from(ri.as_bytes().to_vec());
+        *current.write().unwrap_or_else(|p| p.into_inner()) = bytes.clone();
+        if let Err(e) = write_atomic(&cfg.data_dir.join(ROUTER_INFO_FILE), &bytes, 0o644) {
+            warn!(error = %e, "cannot write router.info");
+        }
+        metrics
+            .router_info_published_seconds
+            .set((ri.published().millis() / 1000) as i64);
+        let publication = dispatcher.netdb.publish_router_info(&ri, now_ms());
+        for (ff, token) in &publication.reply_tokens {
+            dispatcher.acks.expect(*ff, token.get());
+        }
+        if publication.actions.is_empty() {
+            // No floodfill known yet: try again soon rather than in half an hour.
+            delay = PUBLISH_RETRY_DELAY;
+        }
+        dispatcher.execute(publication.actions);
+    }
+}
+
+/// First RouterInfo publication after start (sessions from seeding come up meanwhile).
+const PUBLISH_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+/// Retry interval while no floodfill is known.
+const PUBLISH_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn expiry_loop(netdb: NetDb) {
+    loop {
+        tokio::time::sleep(EXPIRY_SWEEP_INTERVAL).await;
+        let r = netdb.expire(now_ms()).await;
+        if r.router_infos + r.lease_sets > 0 {
+            tracing::debug!(
+                router_infos = r.router_infos,
+                lease_sets = r.lease_sets,
+                "netDb expiry"
+            );
+        }
+    }
+}
