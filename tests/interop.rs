@@ -270,3 +270,239 @@ fn i2pd_loads_floodgate_router_info() {
     let out = tn.down();
     assert!(out.status.success(), "testnet down failed:\n{}", show(&out));
 }
+
+/// A `floodgate run` process inside the testnet's namespace; stopped (SIGTERM, then SIGKILL)
+/// when dropped, before the testnet goes down.
+struct FloodgateInNetns {
+    child: std::process::Child,
+    log: PathBuf,
+    testnet: String,
+}
+
+impl FloodgateInNetns {
+    fn start(tn: &Testnet, data_dir: &Path, env: &[(&str, String)]) -> Self {
+        let log = data_dir.join("floodgate.log");
+        let logf = std::fs::File::create(&log).expect("floodgate log");
+        let mut cmd = Command::new("bash");
+        cmd.arg(harness())
+            .args(["exec", &tn.arg(), "--"])
+            .arg(env!("CARGO_BIN_EXE_floodgate"))
+            .arg("run")
+            .stdin(std::process::Stdio::null())
+            .stdout(logf.try_clone().expect("log"))
+            .stderr(logf);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("FLOODGATE_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("FLOODGATE_DATA_DIR", data_dir);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start floodgate in the namespace");
+        Self {
+            child,
+            log,
+            testnet: tn.arg(),
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET a path of floodgate's ops server from inside the namespace.
+    fn get(&self, path: &str) -> String {
+        let url = format!("http://{FLOODGATE_IP}:{FLOODGATE_HTTP_PORT}{path}");
+        let out = run_harness(&[
+            "exec",
+            &self.testnet,
+            "--",
+            "curl",
+            "-s",
+            "--max-time",
+            "5",
+            &url,
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            if start.elapsed().as_secs() > 15 {
+                let _ = self.child.kill();
+                return self.child.wait().expect("wait");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for FloodgateInNetns {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.stop();
+        }
+    }
+}
+
+const FLOODGATE_HTTP_PORT: u16 = 7670;
+
+/// Sum of every sample of `name` whose labels contain all of `labels` (`key="value"` strings).
+fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// NTCP2 with real i2pd routers, both directions: floodgate connects to i2pd floodfills to
+/// publish its RouterInfo (DatabaseStore with a reply token) and gets their DeliveryStatus
+/// back; i2pd routers that learned floodgate at start connect to it; i2pd stores floodgate's
+/// re-signed RouterInfo ("RouterInfo updated"); I2NP flows both ways.
+#[test]
+fn ntcp2_sessions_with_i2pd_both_ways() {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED ntcp2_sessions_with_i2pd_both_ways: {why}");
+        return;
+    }
+    let _one = lock();
+    let tn = Testnet::new();
+    let fg_dir = tn.path().join("floodgate");
+    let env: Vec<(&str, String)> = vec![
+        ("FLOODGATE_NET_ID", NET_ID.to_string()),
+        ("FLOODGATE_HOST", FLOODGATE_IP.into()),
+        ("FLOODGATE_NTCP2__ADDRESS", FLOODGATE_IP.into()),
+        ("FLOODGATE_NTCP2__PORT", FLOODGATE_NTCP2_PORT.to_string()),
+        ("FLOODGATE_NTCP2__IPV6", "false".into()),
+        (
+            "FLOODGATE_HTTP__LISTEN",
+            format!("{FLOODGATE_IP}:{FLOODGATE_HTTP_PORT}"),
+        ),
+        ("FLOODGATE_FLOODFILL", "true".into()),
+        ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug".into()),
+        ("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "3".into()),
+    ];
+
+    // 1. floodgate's keys and first RouterInfo; every i2pd router gets it at start.
+    let mut keys = Command::new(env!("CARGO_BIN_EXE_floodgate"));
+    keys.arg("keys").arg("--data-dir").arg(&fg_dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("FLOODGATE_") {
+            keys.env_remove(k);
+        }
+    }
+    for (k, v) in &env {
+        keys.env(k, v);
+    }
+    let out = keys.output().expect("floodgate keys");
+    assert!(out.status.success(), "floodgate keys:\n{}", show(&out));
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let ri_arg = fg_dir.join("router.info").display().to_string();
+    tn.up(&["--reseed-ri", &ri_arg]);
+
+    // 2. floodgate reseeds from the i2pd routers' RouterInfos and starts in the namespace.
+    let seed = tn.path().join("fg-seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    for k in 1..=ROUTERS {
+        std::fs::copy(
+            tn.path().join(format!("r{k}/router.info")),
+            seed.join(format!("routerInfo-r{k}.dat")),
+        )
+        .expect("copy an i2pd RouterInfo");
+    }
+    let mut env = env;
+    env.push(("FLOODGATE_RESEED__FILES", seed.display().to_string()));
+    let mut fg = FloodgateInNetns::start(&tn, &fg_dir, &env);
+
+    // 3. Wait for sessions both ways, an acknowledged publication and i2pd's "updated".
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let updated = format!("RouterInfo updated: {hash}");
+    let (mut metrics, mut i2pd_updated);
+    loop {
+        metrics = fg.get("/metrics");
+        i2pd_updated = (1..=ROUTERS).any(|k| tn.log(k).contains(&updated));
+        let out_ok = metric_sum(
+            &metrics,
+            "floodgate_ntcp2_handshakes_total",
+            &["direction=\"outbound\"", "result=\"ok\""],
+        );
+        let in_ok = metric_sum(
+            &metrics,
+            "floodgate_ntcp2_handshakes_total",
+            &["direction=\"inbound\"", "result=\"ok\""],
+        );
+        let acks = metric_sum(
+            &metrics,
+            "floodgate_router_info_publish_acks_total",
+            &["result=\"ok\""],
+        );
+        let received = metric_sum(
+            &metrics,
+            "floodgate_transport_messages_total",
+            &["direction=\"in\""],
+        );
+        if out_ok >= 1.0 && in_ok >= 1.0 && acks >= 1.0 && received >= 1.0 && i2pd_updated {
+            eprintln!(
+                "outbound ok {out_ok}, inbound ok {in_ok}, acks {acks}, messages in {received}"
+            );
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "NTCP2 interop incomplete after 120 s: outbound ok {out_ok}, inbound ok {in_ok}, \
+                 publish acks {acks}, messages in {received}, i2pd updated our RouterInfo: {i2pd_updated}\n\
+                 --- metrics\n{}\n--- floodgate log\n{}",
+                metrics
+                    .lines()
+                    .filter(|l| l.starts_with("floodgate_ntcp2")
+                        || l.starts_with("floodgate_transport")
+                        || l.starts_with("floodgate_i2np")
+                        || l.starts_with("floodgate_netdb_entries"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                fg.log_text()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    let status = fg.get("/status");
+    let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
+    assert!(status["peers"]["ntcp2"].as_u64().unwrap() >= 1, "{status}");
+    assert!(
+        status["netdb"]["router_infos"].as_u64().unwrap() >= u64::from(ROUTERS),
+        "{status}"
+    );
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "floodgate_ntcp2_handshakes_total",
+            &["result=\"failed\""]
+        ),
+        0.0,
+        "no handshake with i2pd may fail:\n{metrics}"
+    );
+    assert_eq!(
+        metric_sum(&metrics, "floodgate_transport_misbehaving_peers_total", &[]),
+        0.0,
+        "{metrics}"
+    );
+
+    // 4. Clean shutdown inside the namespace, then the testnet goes down.
+    let st = fg.stop();
+    assert!(st.success(), "floodgate exit {st}\n{}", fg.log_text());
+    drop(fg);
+    let out = tn.down();
+    assert!(out.status.success(), "testnet down failed:\n{}", show(&out));
+}

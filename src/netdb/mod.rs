@@ -7,6 +7,7 @@ pub mod floodfill;
 pub mod index;
 pub mod metrics;
 pub mod reply;
+pub mod reseed;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod testkit;

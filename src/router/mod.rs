@@ -260,6 +260,21 @@ async fn start_rooms(
         .map_err(|e| RouterError::NetDb(e.to_string()))?
         .map_err(|e| RouterError::NetDb(e.to_string()))?;
 
+    if !cfg.reseed.files.is_empty() {
+        let held = netdb.counts().0;
+        if held < cfg.readiness.min_router_infos.max(RESEED_BELOW) as usize {
+            let report =
+                crate::netdb::reseed::reseed_from_files(&netdb, &cfg.reseed.files, cfg.net_id)
+                    .await
+                    .map_err(|e| RouterError::NetDb(e.to_string()))?;
+            info!(
+                loaded = report.loaded,
+                rejected = report.rejected.len(),
+                "reseeded from files"
+            );
+        }
+    }
+
     // Transports.
     let session_shutdown = shutdown.child_token();
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(4096);
@@ -372,6 +387,9 @@ async fn publish_loop(
         dispatcher.execute(publication.actions);
     }
 }
+
+/// Reseed only while the netDb holds fewer RouterInfos than this (or the readiness minimum).
+const RESEED_BELOW: u32 = 50;
 
 /// First RouterInfo publication after start (sessions from seeding come up meanwhile).
 const PUBLISH_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
