@@ -55,6 +55,18 @@ fn effective_uid() -> Option<u32> {
 
 /// Why these tests cannot run here, if they cannot.
 fn skip_reason() -> Option<String> {
+    let why = skip_reason_inner();
+    // In CI (tests/run.sh sets CI=true) the interop tests are the judge of the protocol work:
+    // a missing prerequisite is a failure, not a skip.
+    if let Some(w) = &why
+        && std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    {
+        panic!("interop prerequisites missing in CI: {w}");
+    }
+    why
+}
+
+fn skip_reason_inner() -> Option<String> {
     if effective_uid() != Some(0) {
         return Some("not running as root (the harness creates a network namespace)".into());
     }
