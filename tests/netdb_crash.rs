@@ -2,6 +2,7 @@
 //! RouterInfos with reply tokens and prints every key whose DeliveryStatus the engine released;
 //! the parent SIGKILLs it mid-burst, reopens the netDb and requires every acknowledged entry,
 //! with every record on disk passing verification (nothing half-written).
+#![cfg(feature = "store")]
 
 use floodgate::netdb::testkit;
 use floodgate::netdb::{Action, NetDb, NetDbOptions};

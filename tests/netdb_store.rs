@@ -1,5 +1,6 @@
 //! Persistence of the netDb: entries survive close and reopen, warm start re-verifies and drops
 //! what has expired or is damaged, and those deletions reach the disk.
+#![cfg(feature = "store")]
 
 use floodgate::crypto::SigningPrivateKey;
 use floodgate::netdb::store::Store;

@@ -198,8 +198,7 @@ impl Store {
         // Open every column family present (a newer version may have added some) so that the
         // open itself does not fail before we can read the schema version and say why.
         // An error here means there is no database yet.
-        let mut names: Vec<String> =
-            DB::list_cf(&Options::default(), &path).unwrap_or_default();
+        let mut names: Vec<String> = DB::list_cf(&Options::default(), &path).unwrap_or_default();
         for cf in [CF_ROUTER_INFOS, CF_LEASE_SETS, CF_META] {
             if !names.iter().any(|n| n == cf) {
                 names.push(cf.to_string());
