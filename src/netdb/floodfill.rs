@@ -19,8 +19,10 @@ use super::reply::wrap_ecies_reply;
 use super::store::{Store, StoreError};
 use super::validate::{
     Held, ROUTER_INFO_MAX_AGE_FLOODFILL_MS, ROUTER_INFO_MAX_AGE_MS, Rejection, ValidEntry,
-    ValidLeaseSet, ValidationContext, check_lease_set, validate, validate_router_info_bytes,
+    ValidLeaseSet, ValidationContext, validate,
 };
+#[cfg(feature = "store")]
+use super::validate::{check_lease_set, validate_router_info_bytes};
 use crate::ops::status::RouterStatus;
 use crate::wire::i2np::{
     DatabaseLookup, DatabaseSearchReply, DatabaseStore, DeliveryStatus, I2npBody, I2npMessage,
@@ -35,7 +37,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use thiserror::Error;
-use tracing::{debug, info, warn};
+#[cfg(feature = "store")]
+use tracing::info;
+use tracing::{debug, warn};
 
 /// Floodfills a new entry is flooded to (network-database "Flooding": currently 3).
 pub const FLOOD_REDUNDANCY: usize = 3;
@@ -272,6 +276,7 @@ impl NetDb {
         status: Arc<RouterStatus>,
         now_ms: u64,
     ) -> Result<Self, NetDbError> {
+        #[cfg_attr(not(feature = "store"), allow(unused_mut))]
         let mut index = NetDbIndex::new();
         #[cfg(feature = "store")]
         let store = match &opts.data_dir {
@@ -1010,6 +1015,7 @@ fn lease_set_entry(ls: ValidLeaseSet) -> LeaseSetEntry {
     }
 }
 
+#[cfg(feature = "store")]
 struct WarmStart {
     router_infos: Vec<RouterInfo>,
     lease_sets: Vec<ValidLeaseSet>,
@@ -1017,6 +1023,7 @@ struct WarmStart {
 }
 
 /// Re-verify stored entries on all cores (signature checks dominate warm start).
+#[cfg(feature = "store")]
 fn warm_start(
     ctx: &ValidationContext,
     router_infos: Vec<(Hash, Vec<u8>)>,

@@ -41,7 +41,7 @@ pub enum ReplyCryptoError {
 pub fn clove_payload(inner: &I2npMessage, padding_len: u8) -> Result<Vec<u8>, WireError> {
     let body = inner.body.to_bytes()?;
     // flag (1) + type (1) + msg id (4) + expiration (4) + body
-    let clove_len = body.len().checked_add(10).unwrap_or(usize::MAX);
+    let clove_len = body.len().saturating_add(10);
     if clove_len > MAX_BLOCK_DATA {
         return Err(WireError::new(
             "garlic clove block",

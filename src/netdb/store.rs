@@ -197,10 +197,8 @@ impl Store {
 
         // Open every column family present (a newer version may have added some) so that the
         // open itself does not fail before we can read the schema version and say why.
-        let mut names: Vec<String> = match DB::list_cf(&Options::default(), &path) {
-            Ok(n) => n,
-            Err(_) => Vec::new(), // no database yet
-        };
+        // An error here means there is no database yet.
+        let mut names: Vec<String> = DB::list_cf(&Options::default(), &path).unwrap_or_default();
         for cf in [CF_ROUTER_INFOS, CF_LEASE_SETS, CF_META] {
             if !names.iter().any(|n| n == cf) {
                 names.push(cf.to_string());
