@@ -696,13 +696,14 @@ async fn router_shutdown_terminates_sessions_cleanly() {
         1.0,
         "Alice got the reason from Bob's Termination block, not just a closed socket"
     );
-    assert_eq!(
+    // Bob counts once his write of the Termination returned, which may be after Alice read it.
+    eventually("Bob's termination to be counted", || {
         bob.metric(
             "floodgate_ntcp2_terminations_total",
-            &[("side", "local"), ("reason", "router_shutdown")]
-        ),
-        1.0
-    );
+            &[("side", "local"), ("reason", "router_shutdown")],
+        ) == 1.0
+    })
+    .await;
     eventually("both sessions to unregister", || {
         !alice.manager.is_connected(&bob_hash) && bob.manager.session_count() == 0
     })
