@@ -7,6 +7,7 @@
 pub mod base64;
 pub mod certificate;
 pub mod date;
+pub mod garlic;
 mod error;
 pub mod i2np;
 pub mod keys;
