@@ -251,11 +251,7 @@ impl Block {
                 out.put_bytes(data)
             }
             Self::MessageNumber(pn) => out.put_u16(*pn),
-            Self::NextKey {
-                flags,
-                key_id,
-                key,
-            } => {
+            Self::NextKey { flags, key_id, key } => {
                 if (flags & NEXT_KEY_PRESENT != 0) != key.is_some() {
                     out.truncate(start);
                     return Err(WireError::invalid(
@@ -373,11 +369,7 @@ fn exact_size(
 }
 
 /// Parse one block's data. `size_offset` is the absolute offset of the block's size field.
-fn parse_block(
-    block_type: u8,
-    size_offset: usize,
-    r: &mut Reader<'_>,
-) -> Result<Block, WireError> {
+fn parse_block(block_type: u8, size_offset: usize, r: &mut Reader<'_>) -> Result<Block, WireError> {
     let size = r.remaining();
     let block = match block_type {
         BLOCK_DATETIME => {
@@ -419,14 +411,10 @@ fn parse_block(
             } else {
                 None
             };
-            Block::NextKey {
-                flags,
-                key_id,
-                key,
-            }
+            Block::NextKey { flags, key_id, key }
         }
         BLOCK_ACK => {
-            if size == 0 || size % 4 != 0 {
+            if size == 0 || !size.is_multiple_of(4) {
                 return Err(WireError::invalid(
                     "ACK block size",
                     size_offset,
@@ -478,7 +466,10 @@ pub fn parse_payload(payload: &[u8], ctx: PayloadContext) -> Result<Vec<Block>, 
     while !r.is_empty() {
         let type_offset = r.offset();
         let block_type = r.u8("block type")?;
-        if blocks.last().is_some_and(|b| matches!(b, Block::Padding(_))) {
+        if blocks
+            .last()
+            .is_some_and(|b| matches!(b, Block::Padding(_)))
+        {
             return Err(WireError::invalid(
                 "block type",
                 type_offset,
@@ -508,10 +499,7 @@ pub fn parse_payload(payload: &[u8], ctx: PayloadContext) -> Result<Vec<Block>, 
                 format!("block {block_type} not allowed in {ctx:?} message"),
             ));
         }
-        if ctx == PayloadContext::NewSession
-            && block_type == BLOCK_DATETIME
-            && !blocks.is_empty()
-        {
+        if ctx == PayloadContext::NewSession && block_type == BLOCK_DATETIME && !blocks.is_empty() {
             return Err(WireError::invalid(
                 "block type",
                 type_offset,
@@ -664,7 +652,12 @@ mod tests {
         let dt = Block::DateTime(5);
         let c = Block::GarlicClove(clove(DeliveryInstructions::Local, None));
         let ok = write_payload(&[dt.clone(), c.clone(), Block::Padding(vec![])]).unwrap();
-        assert_eq!(parse_payload(&ok, PayloadContext::NewSession).unwrap().len(), 3);
+        assert_eq!(
+            parse_payload(&ok, PayloadContext::NewSession)
+                .unwrap()
+                .len(),
+            3
+        );
 
         let no_dt = write_payload(std::slice::from_ref(&c)).unwrap();
         let e = parse_payload(&no_dt, PayloadContext::NewSession).unwrap_err();
@@ -690,7 +683,12 @@ mod tests {
             c,
         ])
         .unwrap();
-        assert_eq!(parse_payload(&unk, PayloadContext::NewSession).unwrap().len(), 3);
+        assert_eq!(
+            parse_payload(&unk, PayloadContext::NewSession)
+                .unwrap()
+                .len(),
+            3
+        );
     }
 
     #[test]
@@ -714,7 +712,10 @@ mod tests {
         // Block size beyond the payload.
         let e = parse_payload(&[0, 0, 9, 1, 2], PayloadContext::ExistingSession).unwrap_err();
         assert_eq!((e.what, e.offset), ("block data", 3));
-        assert!(matches!(e.kind, WireErrorKind::Truncated { need: 9, have: 2 }));
+        assert!(matches!(
+            e.kind,
+            WireErrorKind::Truncated { need: 9, have: 2 }
+        ));
         // DateTime of the wrong size.
         let e = parse_payload(&[0, 0, 3, 1, 2, 3], PayloadContext::NewSession).unwrap_err();
         assert_eq!((e.what, e.offset), ("DateTime block size", 1));
@@ -738,12 +739,10 @@ mod tests {
         let e = parse_payload(&p, PayloadContext::ExistingSession).unwrap_err();
         assert_eq!((e.what, e.offset), ("clove tunnel id", 36));
         // NextKey size disagreeing with its flag.
-        let e =
-            parse_payload(&[7, 0, 3, 1, 0, 0], PayloadContext::ExistingSession).unwrap_err();
+        let e = parse_payload(&[7, 0, 3, 1, 0, 0], PayloadContext::ExistingSession).unwrap_err();
         assert_eq!((e.what, e.offset), ("NextKey block size", 3));
         // ACK of 3 bytes.
-        let e =
-            parse_payload(&[8, 0, 3, 0, 0, 0], PayloadContext::ExistingSession).unwrap_err();
+        let e = parse_payload(&[8, 0, 3, 0, 0, 0], PayloadContext::ExistingSession).unwrap_err();
         assert_eq!(e.what, "ACK block size");
         // A header that fits but a clove shorter than a short I2NP header.
         let e = parse_payload(&[11, 0, 2, 0, 1], PayloadContext::ExistingSession).unwrap_err();

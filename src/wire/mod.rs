@@ -7,8 +7,8 @@
 pub mod base64;
 pub mod certificate;
 pub mod date;
-pub mod garlic;
 mod error;
+pub mod garlic;
 pub mod i2np;
 pub mod keys;
 pub mod keys_and_cert;
