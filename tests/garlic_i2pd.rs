@@ -14,7 +14,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 const CAPTURE: &str = include_str!("data/garlic/i2pd-2.45.1.txt");
 
 fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
+    assert!(s.len().is_multiple_of(2), "odd hex length");
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
