@@ -47,7 +47,10 @@ say "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 say "cargo test"
-cargo test --all-targets --locked -- --test-threads=2
+cargo test --lib --bins --tests --locked -- --test-threads=2
+
+say "benches, smoke mode (each criterion benchmark runs once, unmeasured)"
+cargo test --benches --locked
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then

@@ -15,55 +15,34 @@
 //! block (type 254) of 0-15 zero bytes so reply sizes are not an exact fingerprint of the entry.
 //! The requester recognizes the tag, looks up the key it generated and decrypts.
 
-use crate::wire::i2np::{Garlic, I2npBody, I2npMessage};
-use crate::wire::{WireError, WireErrorKind, Writer};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use crate::crypto::noise::aead_encrypt;
+use crate::wire::WireError;
+use crate::wire::garlic::{Block, Clove, DeliveryInstructions, write_payload};
+use crate::wire::i2np::{Garlic, I2npBody, I2npMessage, ShortHeader};
 use thiserror::Error;
-
-/// Ratchet payload block types (ecies.rst "Payload Section Decrypted data").
-pub const BLOCK_GARLIC_CLOVE: u8 = 11;
-pub const BLOCK_PADDING: u8 = 254;
-/// Garlic clove delivery instructions flag byte for LOCAL delivery (i2np.rst, delivery type 0).
-const DELIVERY_LOCAL: u8 = 0x00;
-/// Largest data of one block (65535-byte frame, 16-byte MAC, 3-byte block header).
-const MAX_BLOCK_DATA: usize = 65516;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ReplyCryptoError {
     #[error("reply does not fit one ratchet block: {0}")]
     TooLarge(WireError),
-    #[error("AEAD encryption failed")]
-    Encrypt,
 }
 
 /// Build the Existing Session payload (plaintext) for `inner`: Garlic Clove block + padding.
 pub fn clove_payload(inner: &I2npMessage, padding_len: u8) -> Result<Vec<u8>, WireError> {
-    let body = inner.body.to_bytes()?;
-    // flag (1) + type (1) + msg id (4) + expiration (4) + body
-    let clove_len = body.len().saturating_add(10);
-    if clove_len > MAX_BLOCK_DATA {
-        return Err(WireError::new(
-            "garlic clove block",
-            0,
-            WireErrorKind::TooLong {
-                len: clove_len,
-                max: MAX_BLOCK_DATA,
-            },
-        ));
-    }
-    let mut out = Vec::with_capacity(clove_len + 6 + usize::from(padding_len));
-    out.put_u8(BLOCK_GARLIC_CLOVE);
-    out.put_u16(clove_len as u16);
-    out.put_u8(DELIVERY_LOCAL);
-    out.put_u8(inner.msg_type().code());
-    out.put_u32(inner.msg_id);
-    out.put_u32(inner.short_expiration());
-    out.put_bytes(&body);
-    out.put_u8(BLOCK_PADDING);
-    out.put_u16(u16::from(padding_len));
-    out.extend(std::iter::repeat_n(0u8, usize::from(padding_len)));
-    Ok(out)
+    let clove = Clove {
+        delivery: DeliveryInstructions::Local,
+        delay: None,
+        header: ShortHeader {
+            msg_type: inner.msg_type().code(),
+            msg_id: inner.msg_id,
+            expiration_s: inner.short_expiration(),
+        },
+        body: inner.body.to_bytes()?,
+    };
+    write_payload(&[
+        Block::GarlicClove(clove),
+        Block::Padding(vec![0; usize::from(padding_len)]),
+    ])
 }
 
 /// Encrypt `inner` for a requester that asked for an ECIES reply with `key` and `tag`, and wrap
@@ -77,18 +56,9 @@ pub fn wrap_ecies_reply(
     expiration_ms: u64,
 ) -> Result<I2npMessage, ReplyCryptoError> {
     let payload = clove_payload(inner, padding_len).map_err(ReplyCryptoError::TooLarge)?;
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
-    // n = 0: the ChaCha20-Poly1305 nonce is 4 zero bytes followed by the 64-bit little-endian
-    // counter 0, i.e. twelve zero bytes. Each key is used for exactly this one message.
-    let ct = cipher
-        .encrypt(
-            Nonce::from_slice(&[0u8; 12]),
-            Payload {
-                msg: &payload,
-                aad: tag,
-            },
-        )
-        .map_err(|_| ReplyCryptoError::Encrypt)?;
+    // n = 0 (nonce of twelve zero bytes), ad = the tag. Each key is used for exactly this one
+    // message.
+    let ct = aead_encrypt(key, 0, tag, &payload);
     let mut data = Vec::with_capacity(8 + ct.len());
     data.extend_from_slice(tag);
     data.extend_from_slice(&ct);
@@ -104,6 +74,8 @@ mod tests {
     use super::*;
     use crate::wire::i2np::{DatabaseSearchReply, MessageType};
     use crate::wire::{Reader, WireErrorKind};
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
     /// Decrypt and parse as a requester would, written from the spec without the encoder.
     fn open(garlic: &I2npMessage, key: &[u8; 32], tag: &[u8; 8]) -> (u8, u32, u32, Vec<u8>) {

@@ -329,6 +329,9 @@ async fn start_rooms(
         acks: Arc::new(PendingAcks::default()),
         min_peers: cfg.readiness.min_peers as usize,
         status: status.clone(),
+        garlic: Arc::new(crate::crypto::ecies_router::GarlicKeys::new(
+            *id.keys.encryption_secret,
+        )),
     };
     tasks.push(tokio::spawn(dispatcher.clone().run(events_rx)));
     tasks.push(tokio::spawn(publish_loop(

@@ -8,6 +8,7 @@ pub mod base64;
 pub mod certificate;
 pub mod date;
 mod error;
+pub mod garlic;
 pub mod i2np;
 pub mod keys;
 pub mod keys_and_cert;
