@@ -107,7 +107,11 @@ COPY src/ src/
 RUN RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --release --locked --target x86_64-unknown-linux-gnu \
  && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/floodgate /out/floodgate \
- && { ldd /out/floodgate 2>&1 | grep -Eq 'statically linked|not a dynamic executable'; }
+ && linkage="$(ldd /out/floodgate 2>&1 || true)" \
+ && case "$linkage" in \
+      *"statically linked"*|*"not a dynamic executable"*) ;; \
+      *) echo "floodgate is dynamically linked, it cannot run FROM scratch: $linkage" >&2; exit 1 ;; \
+    esac
 
 # ---------------------------------------------------------------------------------------------------
 # runtime (default target): path 1's binary in the same runtime filesystem.
