@@ -280,7 +280,7 @@ def cmd_promql() -> None:
     import promql_parser as pp
 
     with open(os.path.join(HERE, "README.md")) as f:
-        documented = set(re.findall(r"`((?:floodgate_|up)[a-z_]*)", f.read()))
+        documented = set(re.findall(r"`((?:floodgate_|up)[a-z0-9_]*)", f.read()))
     used: dict[str, str] = {}
     exprs = dashboard_exprs()
     with open(ALERTS) as f:
