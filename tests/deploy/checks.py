@@ -215,8 +215,6 @@ def cmd_chart(outdir: str) -> None:
         # Every key of floodgate's own example config (minus the chart-owned ones) must be allowed in
         # values.config, so the schema cannot drift behind the router.
         example = os.path.join(ROOT, "src", "floodgate.example.yaml")
-        if not os.path.exists(example):
-            example = os.path.join(HERE, "floodgate.example.snapshot.yaml")
         cfg = load_values(example)
         for key in CHART_OWNED:
             d = cfg
