@@ -17,7 +17,8 @@ set -eu
 PORT=${I2PD_PORT:-20000}
 NETID=${I2PD_NETID:-99}
 FF=${I2PD_FLOODFILL:-true}
-D=/var/lib/i2pd
+# not /var/lib/i2pd: the Debian package fills that with symlinks into /etc
+D=/srv/i2pd
 [ "$NETID" != 2 ] || { echo "refusing netid 2 (the real I2P network)" >&2; exit 1; }
 
 # I2P identity hash of a RouterInfo in I2P base64: SHA-256 over the RouterIdentity, which is 384
