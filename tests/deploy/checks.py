@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Static checks of the Helm chart, the alert rules and the Grafana dashboard.
+
+Called by tests/deploy/check.sh (which installs the tools); each subcommand prints what it checked and
+exits non-zero on the first class of failure, with the reason.
+
+  checks.py chart OUTDIR      lint + render every tests/deploy/values-*.yaml into OUTDIR/<name>.yaml,
+                              schema accepts them, rejects invalid/*.yaml, render-fail/*.yaml fail to
+                              render, the example floodgate config fits the schema, cross-object checks
+  checks.py promql            every PromQL expression in the dashboard and the alert rules parses,
+                              and every floodgate_* metric they use is documented in README.md
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import sys
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+CHART = os.path.join(ROOT, "helm", "floodgate")
+DASHBOARD = os.path.join(CHART, "dashboards", "floodgate.json")
+ALERTS = os.path.join(CHART, "files", "prometheus", "alerts.yaml")
+KUBE_VERSION = "v1.32.0"
+RELEASE, NAMESPACE = "fg", "floodgate"
+# Keys of the floodgate config the chart sets itself (values.schema.json rejects them in `config`).
+CHART_OWNED = [("data_dir",), ("host",), ("http",), ("ntcp2", "port")]
+
+failures: list[str] = []
+
+
+def fail(msg: str) -> None:
+    failures.append(msg)
+    print(f"FAIL {msg}")
+
+
+def ok(msg: str) -> None:
+    print(f"ok   {msg}")
+
+
+def load_values(path: str) -> dict:
+    with open(path) as f:
+        data = yaml.safe_load(f)
+    return data or {}
+
+
+def docs(rendered: dict[str, str]) -> list[dict]:
+    out = []
+    for name, text in sorted(rendered.items()):
+        if name.endswith("NOTES.txt"):
+            continue
+        for d in yaml.safe_load_all(text):
+            if d:
+                out.append(d)
+    return out
+
+
+def find(objs: list[dict], kind: str, name: str | None = None) -> list[dict]:
+    return [o for o in objs if o.get("kind") == kind and (name is None or o["metadata"]["name"] == name)]
+
+
+def cross_checks(label: str, values: dict, objs: list[dict]) -> None:
+    """Relations between objects that no per-object schema can see."""
+    sts = find(objs, "StatefulSet")
+    if len(sts) != 1:
+        fail(f"{label}: expected one StatefulSet, got {len(sts)}")
+        return
+    sts = sts[0]
+    pod = sts["spec"]["template"]
+    spec = pod["spec"]
+    c = spec["containers"][0]
+    env = {e["name"]: e for e in c.get("env", [])}
+    labels = pod["metadata"]["labels"]
+    # every Service must select these pods
+    for svc in find(objs, "Service"):
+        sel = svc["spec"]["selector"]
+        extra = {k: v for k, v in sel.items() if k != "statefulset.kubernetes.io/pod-name"}
+        if any(labels.get(k) != v for k, v in extra.items()):
+            fail(f"{label}: Service {svc['metadata']['name']} selector {sel} does not match the pod labels")
+    if sts["spec"]["serviceName"] not in [s["metadata"]["name"] for s in find(objs, "Service")
+                                          if s["spec"].get("clusterIP") == "None"]:
+        fail(f"{label}: serviceName {sts['spec']['serviceName']} is not a rendered headless Service")
+    # probes hit the port the router listens on
+    http_port = next(p["containerPort"] for p in c["ports"] if p["name"] == "http")
+    if env.get("FLOODGATE_HTTP__LISTEN", {}).get("value") != f"0.0.0.0:{http_port}":
+        fail(f"{label}: FLOODGATE_HTTP__LISTEN does not match the http containerPort {http_port}")
+    for probe, path in (("startupProbe", "/livez"), ("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        if c.get(probe, {}).get("httpGet", {}).get("path") != path:
+            fail(f"{label}: {probe} does not GET {path}")
+    if spec.get("enableServiceLinks") is not False:
+        fail(f"{label}: enableServiceLinks must be false (FLOODGATE_* service env vars)")
+    # the config file the router is told to read exists in the ConfigMap
+    cm = find(objs, "ConfigMap", sts["metadata"]["name"])
+    if not cm:
+        fail(f"{label}: config ConfigMap missing")
+        return
+    files = cm[0]["data"]
+    cfg_path = env["FLOODGATE_CONFIG"]["value"]
+    replicas = sts["spec"]["replicas"]
+    mode = values.get("reachability", {}).get("mode", "hostPort")
+    wanted = [cfg_path.replace("$(POD_NAME)", f"{sts['metadata']['name']}-{i}") for i in range(replicas)]
+    for w in wanted:
+        key = w.removeprefix("/etc/floodgate/")
+        if key not in files:
+            fail(f"{label}: router reads {w} but the ConfigMap has only {sorted(files)}")
+            continue
+        conf = yaml.safe_load(files[key])
+        port = conf["ntcp2"]["port"]
+        hosts = values.get("reachability", {}).get("hosts", [])
+        i = wanted.index(w)
+        if hosts and conf.get("host") != hosts[i]:
+            fail(f"{label}: pod {i} publishes {conf.get('host')}, expected {hosts[i]}")
+        if not hosts and mode != "none" and "FLOODGATE_HOST" not in env:
+            fail(f"{label}: pod {i} publishes no address")
+        if mode == "service":
+            svc = find(objs, "Service", f"{sts['metadata']['name']}-ntcp2-{i}")
+            if not svc:
+                fail(f"{label}: no per-pod Service for router {i}")
+                continue
+            sp = svc[0]["spec"]
+            if sp["selector"].get("statefulset.kubernetes.io/pod-name") != f"{sts['metadata']['name']}-{i}":
+                fail(f"{label}: Service for router {i} does not select pod {i}")
+            tcp = [p for p in sp["ports"] if p["protocol"] == "TCP"][0]
+            if tcp["targetPort"] != port:
+                fail(f"{label}: router {i} listens on {port}, its Service targets {tcp['targetPort']}")
+            if sp["type"] == "NodePort" and tcp.get("nodePort") != port:
+                fail(f"{label}: router {i} publishes port {port}, its nodePort is {tcp.get('nodePort')}")
+        elif mode == "hostPort":
+            hp = [p.get("hostPort") for p in c["ports"] if p["name"] == "ntcp2"]
+            if hp != [port]:
+                fail(f"{label}: router publishes port {port} but hostPort is {hp}")
+    # the NetworkPolicy lets NTCP2 in on every router's port
+    for np in find(objs, "NetworkPolicy"):
+        if mode == "none":
+            continue
+        rules = np["spec"]["ingress"]
+        for i in range(replicas):
+            port = yaml.safe_load(files[wanted[i].removeprefix("/etc/floodgate/")])["ntcp2"]["port"]
+            if not any(p["protocol"] == "TCP" and p["port"] <= port <= p.get("endPort", p["port"]) and "from" not in r
+                       for r in rules for p in r.get("ports", [])):
+                fail(f"{label}: NetworkPolicy does not admit NTCP2 to router {i} on port {port}")
+    # monitoring objects
+    for sm in find(objs, "ServiceMonitor"):
+        want = sm["spec"]["selector"]["matchLabels"]
+        hits = [s for s in find(objs, "Service") if all(s["metadata"]["labels"].get(k) == v for k, v in want.items())]
+        if len(hits) != 1:
+            fail(f"{label}: ServiceMonitor selects {len(hits)} Services (want exactly the ops Service)")
+        elif hits[0]["spec"]["ports"][0]["name"] != sm["spec"]["endpoints"][0]["port"]:
+            fail(f"{label}: ServiceMonitor port name not on the ops Service")
+        job = [r for r in sm["spec"]["endpoints"][0]["relabelings"] if r.get("targetLabel") == "job"]
+        if not job or job[0]["replacement"] != "floodgate":
+            fail(f"{label}: ServiceMonitor must set job=floodgate (alerts and dashboard select it)")
+    for pr in find(objs, "PrometheusRule"):
+        with open(ALERTS) as f:
+            if pr["spec"]["groups"] != yaml.safe_load(f)["groups"]:
+                fail(f"{label}: PrometheusRule groups differ from {os.path.relpath(ALERTS, ROOT)}")
+    for cmd in find(objs, "ConfigMap"):
+        if cmd["metadata"].get("labels", {}).get("grafana_dashboard") == "1":
+            with open(DASHBOARD) as f:
+                if json.loads(cmd["data"]["floodgate.json"]) != json.load(f):
+                    fail(f"{label}: dashboard ConfigMap differs from dashboards/floodgate.json")
+
+
+def cmd_chart(outdir: str) -> None:
+    import helm_python as helm
+
+    os.makedirs(outdir, exist_ok=True)
+    good = sorted(glob.glob(os.path.join(HERE, "values-*.yaml")))
+    if not good:
+        fail("no tests/deploy/values-*.yaml")
+    with helm.Chart.load(CHART) as chart:
+        for path in good:
+            label = os.path.basename(path)
+            values = load_values(path)
+            report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE, kube_version=KUBE_VERSION)
+            bad = [m for m in report.get("messages", []) if m.get("severity", 0) >= 2] + report.get("errors", []) or []
+            if bad:
+                fail(f"helm lint --strict ({label}): {bad}")
+            else:
+                ok(f"helm lint --strict ({label})")
+            try:
+                chart.validate_schema(values)
+                ok(f"schema accepts {label}")
+            except helm.HelmError as e:
+                fail(f"schema rejects {label}: {e}")
+                continue
+            rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            objs = docs(rendered)
+            with open(os.path.join(outdir, label), "w") as f:
+                yaml.safe_dump_all(objs, f, sort_keys=False)
+            kinds = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objs)
+            ok(f"render {label}: {len(objs)} objects ({', '.join(kinds)})")
+            n = len(failures)
+            cross_checks(label, values, objs)
+            if len(failures) == n:
+                ok(f"cross-object checks ({label})")
+        for path in sorted(glob.glob(os.path.join(HERE, "invalid", "*.yaml"))):
+            label = "invalid/" + os.path.basename(path)
+            try:
+                chart.validate_schema(load_values(path))
+                fail(f"schema ACCEPTS {label}, which must be rejected")
+            except helm.HelmError as e:
+                ok(f"schema rejects {label}: {str(e).strip().splitlines()[-1]}")
+        for path in sorted(glob.glob(os.path.join(HERE, "render-fail", "*.yaml"))):
+            label = "render-fail/" + os.path.basename(path)
+            try:
+                chart.render(load_values(path), name=RELEASE, namespace=NAMESPACE)
+                fail(f"{label} rendered, but must fail")
+            except helm.HelmError as e:
+                ok(f"render refuses {label}: {str(e).strip().splitlines()[-1][:140]}")
+        # Every key of floodgate's own example config (minus the chart-owned ones) must be allowed in
+        # values.config, so the schema cannot drift behind the router.
+        example = os.path.join(ROOT, "src", "floodgate.example.yaml")
+        cfg = load_values(example)
+        for key in CHART_OWNED:
+            d = cfg
+            for k in key[:-1]:
+                d = d.get(k, {})
+            d.pop(key[-1], None)
+        try:
+            chart.validate_schema({"config": cfg})
+            ok(f"schema accepts every key of {os.path.relpath(example, ROOT)} (chart-owned keys aside)")
+        except helm.HelmError as e:
+            fail(f"schema rejects {os.path.relpath(example, ROOT)}: {e}")
+
+
+GRAFANA_VARS = {
+    "$__rate_interval": "1m", "$__interval": "1m", "$__range": "1h",
+    "${__rate_interval}": "1m", "$instance": ".*", "${instance}": ".*",
+}
+
+
+def dashboard_exprs() -> list[tuple[str, str]]:
+    with open(DASHBOARD) as f:
+        dash = json.load(f)
+    out = []
+
+    def walk(panels):
+        for p in panels:
+            for t in p.get("targets", []):
+                out.append((p.get("title", "?"), t["expr"]))
+            walk(p.get("panels", []))
+
+    walk(dash["panels"])
+    for v in dash.get("templating", {}).get("list", []):
+        q = v.get("query")
+        if v.get("type") == "query":
+            q = q["query"] if isinstance(q, dict) else q
+            m = re.fullmatch(r"label_values\((.*),\s*\w+\)", q)
+            out.append((f"variable {v['name']}", m.group(1) if m else q))
+    return out
+
+
+def metric_names(expr) -> set[str]:
+    import promql_parser as pp
+
+    names: set[str] = set()
+
+    def visit(e):
+        if isinstance(e, pp.VectorSelector) and e.name:
+            names.add(e.name)
+        for attr in ("expr", "lhs", "rhs", "vector_selector", "param"):
+            child = getattr(e, attr, None)
+            if isinstance(child, pp.Expr):
+                visit(child)
+        for a in getattr(e, "args", None) or []:
+            visit(a)
+
+    visit(expr)
+    return names
+
+
+def cmd_promql() -> None:
+    import promql_parser as pp
+
+    with open(os.path.join(HERE, "README.md")) as f:
+        documented = set(re.findall(r"`((?:floodgate_|up)[a-z0-9_]*)", f.read()))
+    used: dict[str, str] = {}
+    exprs = dashboard_exprs()
+    with open(ALERTS) as f:
+        for g in yaml.safe_load(f)["groups"]:
+            for r in g["rules"]:
+                exprs.append((f"alert {r['alert']}", r["expr"]))
+    for where, expr in exprs:
+        q = expr
+        for k in sorted(GRAFANA_VARS, key=len, reverse=True):
+            q = q.replace(k, GRAFANA_VARS[k])
+        if "$" in q:
+            fail(f"{where}: unknown Grafana variable in {expr!r}")
+            continue
+        try:
+            parsed = pp.parse(q)
+        except Exception as e:  # the parser raises plain ValueError-like errors
+            fail(f"{where}: does not parse: {e}: {expr!r}")
+            continue
+        for n in metric_names(parsed):
+            used.setdefault(n, where)
+    ok(f"{len(exprs)} PromQL expressions parse (dashboard panels, variables, alert rules)")
+    missing = {n: w for n, w in used.items() if n not in documented}
+    for n, w in sorted(missing.items()):
+        fail(f"metric {n} (used by {w}) is not documented in tests/deploy/README.md")
+    if not missing:
+        ok(f"all {len(used)} metric names used are documented in tests/deploy/README.md: {', '.join(sorted(used))}")
+
+
+def main() -> int:
+    if len(sys.argv) < 2:
+        print(__doc__)
+        return 2
+    if sys.argv[1] == "chart" and len(sys.argv) == 3:
+        cmd_chart(sys.argv[2])
+    elif sys.argv[1] == "promql":
+        cmd_promql()
+    else:
+        print(__doc__)
+        return 2
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
