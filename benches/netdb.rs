@@ -20,9 +20,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-const ROUTERS: usize = 100_000;
+const ROUTERS_FULL: usize = 100_000;
+/// `cargo test --benches` (the smoke mode in tests/run.sh) runs each benchmark once without
+/// `--bench`; a small netDb keeps that run short while exercising the same code.
+const ROUTERS_SMOKE: usize = 500;
 /// Extra RouterInfos consumed by the store benchmarks (each store must be a new entry).
-const STORE_POOL: usize = 12_000;
+const STORE_POOL_FULL: usize = 12_000;
+const STORE_POOL_SMOKE: usize = 100;
+
+fn measuring() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
 const NET: u8 = 2;
 
 /// (RouterInfo, DatabaseStore without token) for `n` fresh routers, signed on all cores.
@@ -68,11 +76,16 @@ fn lookup(key: [u8; 32], t: LookupType) -> DatabaseLookup {
 fn bench(c: &mut Criterion) {
     let now = Date::now().millis();
     let t = Instant::now();
-    let routers = make_routers(ROUTERS, now - 60_000);
-    let pool = make_routers(STORE_POOL, now - 60_000);
+    let (n_routers, n_pool) = if measuring() {
+        (ROUTERS_FULL, STORE_POOL_FULL)
+    } else {
+        (ROUTERS_SMOKE, STORE_POOL_SMOKE)
+    };
+    let routers = make_routers(n_routers, now - 60_000);
+    let pool = make_routers(n_pool, now - 60_000);
     eprintln!(
         "setup: signed {} RouterInfos in {:.1?}",
-        ROUTERS + STORE_POOL,
+        n_routers + n_pool,
         t.elapsed()
     );
 
@@ -132,9 +145,9 @@ fn bench(c: &mut Criterion) {
     let fill = t.elapsed();
     eprintln!(
         "fill: {} validated stores (gunzip + Ed25519 verify + index + RocksDB write-behind, 64 in flight) in {:.2?} = {:.0} stores/s",
-        ROUTERS,
+        n_routers,
         fill,
-        ROUTERS as f64 / fill.as_secs_f64()
+        n_routers as f64 / fill.as_secs_f64()
     );
     let (ri, ff, _) = db.counts();
     eprintln!("index: {ri} RouterInfos, {ff} floodfills");
@@ -192,7 +205,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("lookup");
     g.sample_size(20);
-    let found = routers[ROUTERS / 2].0.hash();
+    let found = routers[n_routers / 2].0.hash();
     g.bench_function("router_info_found", |b| {
         b.iter(|| {
             black_box(db.on_database_lookup([1; 32], lookup(found, LookupType::RouterInfo), now))

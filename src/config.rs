@@ -16,7 +16,15 @@ use thiserror::Error;
 /// Prefix of configuration environment variables.
 pub const ENV_PREFIX: &str = "FLOODGATE_";
 /// Environment variables with the prefix that are not configuration keys.
-const ENV_NOT_KEYS: &[&str] = &["FLOODGATE_CONFIG"];
+const ENV_NOT_KEYS: &[&str] = &["FLOODGATE_CONFIG", "FLOODGATE_HEALTHCHECK_ADDR"];
+
+/// Kubernetes injects "service links" for every Service in the namespace: a Service named
+/// `floodgate` yields FLOODGATE_PORT, FLOODGATE_PORT_7670_TCP_ADDR, FLOODGATE_SERVICE_HOST, ...
+/// They are not configuration and must not stop the router as unknown keys.
+fn is_service_link(var: &str) -> bool {
+    let rest = &var[ENV_PREFIX.len()..];
+    rest == "PORT" || rest.starts_with("PORT_") || rest.starts_with("SERVICE_")
+}
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -384,7 +392,7 @@ fn apply_env(tree: &mut Value, var: &str, value: &str) -> Result<(), ConfigError
     let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
         return Ok(());
     };
-    if ENV_NOT_KEYS.contains(&var) || rest.is_empty() {
+    if ENV_NOT_KEYS.contains(&var) || rest.is_empty() || is_service_link(var) {
         return Ok(());
     }
     let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
@@ -485,6 +493,9 @@ mod tests {
                 ("FLOODGATE_HOST", "198.18.0.5"),
                 ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug"),
                 ("FLOODGATE_CONFIG", "ignored.yaml"),
+                ("FLOODGATE_PORT", "tcp://10.0.0.1:7670"),
+                ("FLOODGATE_PORT_7670_TCP_ADDR", "10.0.0.1"),
+                ("FLOODGATE_SERVICE_HOST", "10.0.0.1"),
                 ("OTHER", "x"),
             ]),
             &Overrides {

@@ -60,6 +60,8 @@ async fn readyz(State(s): State<OpsState>) -> Response {
 
 async fn metrics(State(s): State<OpsState>) -> Response {
     count(&s, "metrics", StatusCode::OK);
+    // Readiness is computed on demand; refresh its gauge for this scrape.
+    s.metrics.ready.set(i64::from(s.status.readiness().ready));
     (
         StatusCode::OK,
         [(

@@ -10,6 +10,7 @@ pub struct Metrics {
     registry: Registry,
     pub build_info: IntGaugeVec,
     pub start_time_seconds: IntGauge,
+    pub ready: IntGauge,
     pub http_requests: IntCounterVec,
     pub router_info_published_seconds: IntGauge,
     pub wire_parse_errors: IntCounterVec,
@@ -42,6 +43,14 @@ impl Metrics {
                 IntGauge::new(
                     "floodgate_start_time_seconds",
                     "Unix time the router started, in seconds.",
+                )
+                .expect("valid"),
+            ),
+            ready: reg(
+                r,
+                IntGauge::new(
+                    "floodgate_ready",
+                    "1 while the router is ready (/readyz answers 200), else 0.",
                 )
                 .expect("valid"),
             ),
