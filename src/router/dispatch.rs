@@ -376,12 +376,10 @@ impl Dispatcher {
                 self.count_clove(&delivery, "dispatched");
                 self.on_message(peer, header, Bytes::from(body), Via::Garlic);
             }
-            DeliveryInstructions::Router(to) => {
-                let mut out = Vec::with_capacity(ShortHeader::LEN + body.len());
-                header.write(&mut out);
-                out.put_bytes(&body);
-                self.count_clove(&delivery, "forwarded");
-                self.manager.send(&to, Bytes::from(out));
+            DeliveryInstructions::Router(_) => {
+                // Forwarding would let anyone make us send a message to any router of their
+                // choosing (an anonymous relay outside tunnels); i2pd drops these too.
+                self.count_clove(&delivery, "dropped");
             }
             DeliveryInstructions::Tunnel { gateway, tunnel_id } => {
                 match tunnel_gateway_message(header, &body, tunnel_id) {
@@ -632,11 +630,8 @@ mod tests {
         }
         assert_eq!(d.netdb.counts().2, 1);
 
-        // ROUTER: the inner message, short header, as is.
-        let Some(SessionCommand::Send(fwd)) = rrx.recv().await else {
-            panic!("nothing forwarded to the router")
-        };
-        assert_eq!(fwd, Bytes::from(status.to_short_bytes().unwrap()));
+        // ROUTER to another router: not forwarded (no relaying outside tunnels).
+        assert!(rrx.try_recv().is_err(), "a ROUTER clove was forwarded");
 
         // TUNNEL: a TunnelGateway for tunnel 777 carrying the message with a standard header.
         let Some(SessionCommand::Send(fwd)) = grx.recv().await else {
@@ -657,7 +652,7 @@ mod tests {
         let m = &d.metrics;
         assert_eq!(counter(&m.garlic, &["opened", "none"]), 1);
         assert_eq!(counter(&m.cloves, &["local", "dispatched"]), 1);
-        assert_eq!(counter(&m.cloves, &["router", "forwarded"]), 1);
+        assert_eq!(counter(&m.cloves, &["router", "dropped"]), 1);
         assert_eq!(counter(&m.cloves, &["tunnel", "forwarded"]), 1);
         assert_eq!(counter(&m.cloves, &["destination", "dropped"]), 1);
         assert_eq!(counter(&m.messages, &["database_store", "handled"]), 1);
