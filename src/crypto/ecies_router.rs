@@ -512,6 +512,45 @@ pub fn wrap_for_router<R: RngCore + CryptoRng>(
 
 #[cfg(test)]
 mod tests {
+    /// Noise N is a standard pattern, so here `snow` (the design card's Noise crate) can serve as
+    /// an independent implementation: what snow seals as `Noise_N_25519_ChaChaPoly_SHA256` our
+    /// responder opens, and what we seal snow opens, with identical final handshake hashes.
+    #[test]
+    fn noise_n_agrees_with_snow() {
+        use super::*;
+        let params: snow::params::NoiseParams = "Noise_N_25519_ChaChaPoly_SHA256".parse().unwrap();
+        let secret = StaticSecret::from([0x42u8; 32]);
+        let public = PublicKey::from(&secret).to_bytes();
+        let n = NoiseN::new(&public);
+
+        // snow -> us
+        let mut alice = snow::Builder::new(params.clone())
+            .remote_public_key(&public)
+            .unwrap()
+            .build_initiator()
+            .unwrap();
+        let mut msg = vec![0u8; 32 + 11 + 16];
+        let len = alice.write_message(b"hello flood", &mut msg).unwrap();
+        let (eph, ct) = msg[..len].split_at(32);
+        let (pt, state) = n.open(&secret, eph.try_into().unwrap(), ct).unwrap();
+        assert_eq!(pt, b"hello flood");
+        assert_eq!(state.handshake_hash()[..], alice.get_handshake_hash()[..]);
+
+        // us -> snow
+        let eph_secret = StaticSecret::from([0x17u8; 32]);
+        let (epk, ct, state) = n.seal(&eph_secret, b"reply").unwrap();
+        let mut bob = snow::Builder::new(params)
+            .local_private_key(&[0x42u8; 32])
+            .unwrap()
+            .build_responder()
+            .unwrap();
+        let mut wire = epk.to_vec();
+        wire.extend_from_slice(&ct);
+        let mut out = vec![0u8; wire.len()];
+        let len = bob.read_message(&wire, &mut out).unwrap();
+        assert_eq!(&out[..len], b"reply");
+        assert_eq!(state.handshake_hash()[..], bob.get_handshake_hash()[..]);
+    }
     use super::*;
     use crate::wire::i2np::{DeliveryStatus, MessageType};
     use chacha20poly1305::ChaCha20Poly1305;
