@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole floodgate test suite on a fresh Debian machine (run as root, or with sudo available):
 #   tests/run.sh
-# It installs what it needs (apt packages, i2pd, cargo-fuzz), then runs, in order:
-# formatting, clippy, every unit/integration/interop test, and a short fuzz smoke run.
+# It installs what it needs (apt packages, i2pd, cargo-fuzz, the Python deployment linters), then
+# runs, in order: formatting, clippy, every unit/integration/interop test, the benchmarks in smoke
+# mode, the deployment checks, and a short fuzz smoke run.
 # Environment knobs:
 #   FUZZ_SECONDS=N     seconds per fuzz target (default 20; 0 skips the fuzz smoke run)
 #   SKIP_SETUP=1       do not install packages (you have them)
@@ -51,6 +52,9 @@ cargo test --lib --bins --tests --locked -- --test-threads=2
 
 say "benches, smoke mode (each criterion benchmark runs once, unmeasured)"
 cargo test --benches --locked
+
+say "deployment checks (Helm chart, manifests, Dockerfile, compose, alert rules, dashboard PromQL)"
+tests/deploy/check.sh
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then
