@@ -25,6 +25,16 @@ const ROUTERS: usize = 100_000;
 const STORE_POOL: usize = 12_000;
 const NET: u8 = 2;
 
+/// `cargo bench` passes `--bench`; `cargo test --benches` does not and runs every benchmark
+/// once as a smoke test, in a debug build: use 1% of the data there so it takes seconds.
+fn scale(n: usize) -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        n
+    } else {
+        n / 100
+    }
+}
+
 /// (RouterInfo, DatabaseStore without token) for `n` fresh routers, signed on all cores.
 fn make_routers(n: usize, now: u64) -> Vec<(RouterInfo, DatabaseStore)> {
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
@@ -68,11 +78,12 @@ fn lookup(key: [u8; 32], t: LookupType) -> DatabaseLookup {
 fn bench(c: &mut Criterion) {
     let now = Date::now().millis();
     let t = Instant::now();
-    let routers = make_routers(ROUTERS, now - 60_000);
-    let pool = make_routers(STORE_POOL, now - 60_000);
+    let (n_routers, n_pool) = (scale(ROUTERS), scale(STORE_POOL));
+    let routers = make_routers(n_routers, now - 60_000);
+    let pool = make_routers(n_pool, now - 60_000);
     eprintln!(
         "setup: signed {} RouterInfos in {:.1?}",
-        ROUTERS + STORE_POOL,
+        n_routers + n_pool,
         t.elapsed()
     );
 
@@ -132,9 +143,9 @@ fn bench(c: &mut Criterion) {
     let fill = t.elapsed();
     eprintln!(
         "fill: {} validated stores (gunzip + Ed25519 verify + index + RocksDB write-behind, 64 in flight) in {:.2?} = {:.0} stores/s",
-        ROUTERS,
+        n_routers,
         fill,
-        ROUTERS as f64 / fill.as_secs_f64()
+        n_routers as f64 / fill.as_secs_f64()
     );
     let (ri, ff, _) = db.counts();
     eprintln!("index: {ri} RouterInfos, {ff} floodfills");
@@ -186,13 +197,18 @@ fn bench(c: &mut Criterion) {
             e.as_secs_f64() * 1e6 / n as f64
         );
     };
-    run("no_ack_sequential", 4000, 1, false);
-    run("acked_sequential (waits for WAL fsync)", 1000, 1, true);
-    run("acked_64_in_flight", 6000, 64, true);
+    run("no_ack_sequential", scale(4000), 1, false);
+    run(
+        "acked_sequential (waits for WAL fsync)",
+        scale(1000),
+        1,
+        true,
+    );
+    run("acked_64_in_flight", scale(6000), 64, true);
 
     let mut g = c.benchmark_group("lookup");
     g.sample_size(20);
-    let found = routers[ROUTERS / 2].0.hash();
+    let found = routers[n_routers / 2].0.hash();
     g.bench_function("router_info_found", |b| {
         b.iter(|| {
             black_box(db.on_database_lookup([1; 32], lookup(found, LookupType::RouterInfo), now))
