@@ -20,18 +20,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-const ROUTERS_FULL: usize = 100_000;
-/// `cargo test --benches` (the smoke mode in tests/run.sh) runs each benchmark once without
-/// `--bench`; a small netDb keeps that run short while exercising the same code.
-const ROUTERS_SMOKE: usize = 500;
+const ROUTERS: usize = 100_000;
 /// Extra RouterInfos consumed by the store benchmarks (each store must be a new entry).
-const STORE_POOL_FULL: usize = 12_000;
-const STORE_POOL_SMOKE: usize = 100;
-
-fn measuring() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
+const STORE_POOL: usize = 12_000;
 const NET: u8 = 2;
+
+/// `cargo bench` passes `--bench`; `cargo test --benches` does not and runs every benchmark
+/// once as a smoke test, in a debug build: use 1% of the data there so it takes seconds.
+fn scale(n: usize) -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        n
+    } else {
+        n / 100
+    }
+}
 
 /// (RouterInfo, DatabaseStore without token) for `n` fresh routers, signed on all cores.
 fn make_routers(n: usize, now: u64) -> Vec<(RouterInfo, DatabaseStore)> {
@@ -76,11 +78,7 @@ fn lookup(key: [u8; 32], t: LookupType) -> DatabaseLookup {
 fn bench(c: &mut Criterion) {
     let now = Date::now().millis();
     let t = Instant::now();
-    let (n_routers, n_pool) = if measuring() {
-        (ROUTERS_FULL, STORE_POOL_FULL)
-    } else {
-        (ROUTERS_SMOKE, STORE_POOL_SMOKE)
-    };
+    let (n_routers, n_pool) = (scale(ROUTERS), scale(STORE_POOL));
     let routers = make_routers(n_routers, now - 60_000);
     let pool = make_routers(n_pool, now - 60_000);
     eprintln!(
@@ -199,9 +197,14 @@ fn bench(c: &mut Criterion) {
             e.as_secs_f64() * 1e6 / n as f64
         );
     };
-    run("no_ack_sequential", 4000, 1, false);
-    run("acked_sequential (waits for WAL fsync)", 1000, 1, true);
-    run("acked_64_in_flight", 6000, 64, true);
+    run("no_ack_sequential", scale(4000), 1, false);
+    run(
+        "acked_sequential (waits for WAL fsync)",
+        scale(1000),
+        1,
+        true,
+    );
+    run("acked_64_in_flight", scale(6000), 64, true);
 
     let mut g = c.benchmark_group("lookup");
     g.sample_size(20);

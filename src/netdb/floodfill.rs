@@ -200,6 +200,10 @@ struct Shared {
     metrics: NetDbMetrics,
     status: Arc<RouterStatus>,
     started_ms: u64,
+    /// Bounds concurrent validations to the core count: under a burst of stores the work
+    /// queues here instead of filling tokio's blocking pool (up to 512 threads) with signature
+    /// checks that would only compete for the same cores.
+    validators: tokio::sync::Semaphore,
 }
 
 fn lookup_type_label(t: LookupType, exploratory: bool) -> &'static str {
@@ -332,6 +336,9 @@ impl NetDb {
                 metrics,
                 status,
                 started_ms: now_ms,
+                validators: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                ),
             }),
         };
         db.refresh_gauges();
@@ -456,6 +463,10 @@ impl NetDb {
         let held = self.held(msg.kind, &msg.key);
         let ctx = self.validation_context(now_ms);
         let msg = Arc::new(msg);
+        // The semaphore is never closed, so acquiring only waits.
+        let Ok(permit) = self.shared.validators.acquire().await else {
+            return self.finish_store(Err(Rejection::Internal), Vec::new());
+        };
         let validated = {
             let msg = msg.clone();
             tokio::task::spawn_blocking(move || {
@@ -463,6 +474,8 @@ impl NetDb {
             })
             .await
         };
+        // Only validation is CPU-bound; waiting for the disk below must not hold a slot.
+        drop(permit);
         let validated = match validated {
             Ok(v) => v,
             Err(e) => {

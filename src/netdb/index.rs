@@ -25,15 +25,8 @@ pub struct Distance([u64; 4]);
 
 impl Distance {
     pub fn between(a: &Hash, b: &Hash) -> Self {
-        let mut limbs = [0u64; 4];
-        for (i, limb) in limbs.iter_mut().enumerate() {
-            let mut x = [0u8; 8];
-            for (j, byte) in x.iter_mut().enumerate() {
-                *byte = a[i * 8 + j] ^ b[i * 8 + j];
-            }
-            *limb = u64::from_be_bytes(x);
-        }
-        Self(limbs)
+        let (a, b) = (limbs(a), limbs(b));
+        Self([a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2], a[3] ^ b[3]])
     }
 
     pub fn to_bytes(self) -> Hash {
@@ -43,6 +36,17 @@ impl Distance {
         }
         out
     }
+}
+
+/// A hash as four big-endian u64 limbs.
+fn limbs(h: &Hash) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    for (i, chunk) in h.chunks_exact(8).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        out[i] = u64::from_be_bytes(b);
+    }
+    out
 }
 
 /// XOR distance as bytes (for callers that want the raw metric).
@@ -184,9 +188,18 @@ fn k_closest(candidates: &[Hash], target: &Hash, k: usize, excluded: &HashSet<Ha
         return Vec::new();
     }
     // Max-heap of the best k seen so far: the root is the worst of them, replaced whenever a
-    // closer candidate shows up.
+    // closer candidate shows up. Once the heap is full almost every candidate already loses on
+    // the first limb, so that is tested before the full distance is built.
+    let t = limbs(target);
     let mut heap: BinaryHeap<(Distance, Hash)> = BinaryHeap::with_capacity(k + 1);
+    let mut worst0 = u64::MAX;
     for h in candidates {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&h[..8]);
+        let d0 = u64::from_be_bytes(first) ^ t[0];
+        if heap.len() == k && d0 > worst0 {
+            continue;
+        }
         let d = Distance::between(h, target);
         if heap.len() == k && heap.peek().is_some_and(|(worst, _)| d >= *worst) {
             continue;
@@ -197,6 +210,9 @@ fn k_closest(candidates: &[Hash], target: &Hash, k: usize, excluded: &HashSet<Ha
         heap.push((d, *h));
         if heap.len() > k {
             heap.pop();
+        }
+        if heap.len() == k {
+            worst0 = heap.peek().map_or(u64::MAX, |(w, _)| w.0[0]);
         }
     }
     heap.into_sorted_vec().into_iter().map(|(_, h)| h).collect()

@@ -4,8 +4,9 @@
 //! [`validate`] is synchronous and CPU-bound (gzip inflate and signature verification). The
 //! engine runs it on tokio's blocking pool (`spawn_blocking`), never on an async worker: an
 //! RSA-4096 or ECDSA-P521 verification takes milliseconds and would stall every connection task
-//! on that worker. The blocking pool is bounded by tokio and grows only under load; a dedicated
-//! rayon pool would add a dependency for no gain at one or two verifications per message.
+//! on that worker. The engine admits at most one validation per core at a time (a semaphore),
+//! so a burst of stores queues instead of growing the blocking pool towards its 512-thread
+//! limit; a dedicated rayon pool would add a dependency for the same effect.
 //!
 //! Checks run cheapest first so that junk is dropped before any inflate or signature work, and
 //! every rejection carries a stable `reason` label for `floodgate_netdb_stores_total`.
