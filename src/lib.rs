@@ -11,4 +11,5 @@ pub mod identity;
 pub mod ops;
 pub mod router;
 pub mod transport;
+pub mod tunnel;
 pub mod wire;
