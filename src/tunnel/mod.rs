@@ -27,6 +27,7 @@ pub mod outbound_endpoint;
 pub mod participant;
 pub mod record;
 pub mod replay;
+pub mod shard;
 
 /// A router identity hash.
 pub type RouterHash = [u8; 32];
