@@ -256,8 +256,7 @@ pub fn create_build(
     };
     // Pre-processing: hop k's record passes through the re-encryption of hops 0..k first, so
     // undo those in reverse order (the last one applied is undone first).
-    for k in 1..hops.len() {
-        let p = positions[k];
+    for (k, &p) in positions.iter().enumerate().skip(1) {
         let mut rec = body[1 + p * len..1 + (p + 1) * len].to_vec();
         for j in (0..k).rev() {
             pending.undo_other(j, p, &mut rec);

@@ -11,6 +11,18 @@
 //!   [`bloom`]: the data path (tunnel-message.rst, tunnels/implementation).
 //! - [`shard`], [`bandwidth`], [`metrics`]: the runtime: one worker task per core, tunnels
 //!   sharded by receive tunnel id.
+//!
+//! Wiring (router side):
+//! - start: [`shard::Transit::start`] with [`shard::TransitParams::from_config`], the router's
+//!   X25519 encryption secret and hash, the metrics registry, the shared `RouterStatus`, a
+//!   [`shard::TransitSink`] and the shutdown token;
+//! - dispatch: every `PeerEvent::Message { peer, message }` goes to
+//!   [`shard::Transit::submit`]`(peer, message)`; TunnelData (18), TunnelGateway (19),
+//!   VariableTunnelBuild (23) and ShortTunnelBuild (25) are taken, anything else is handed back
+//!   as [`shard::Submitted::NotTransit`] for the router's own dispatcher;
+//! - output: `TransitSink::send(next_hop, msg)` -> `TransportManager::send(next_hop, msg)`
+//!   (short-header messages); `TransitSink::deliver_local(msg)` -> the router's own dispatcher;
+//! - RouterInfo: [`shard::Transit::congestion_cap`] gives the congestion cap letter.
 
 pub mod admission;
 pub mod bandwidth;

@@ -45,16 +45,24 @@ impl From<ReassemblyDrop> for DropReason {
     }
 }
 
+/// Messages whose own I2NP expiration passed more than this long ago are not forwarded (clock
+/// skew allowance).
+pub const EXPIRATION_SKEW_MS: u64 = 60_000;
+
 /// Turn a reassembled message into the action for its delivery instructions.
 pub fn deliver(
     c: &Complete<'_>,
     our_hash: &RouterHash,
+    now_ms: u64,
     created_expiration_ms: u64,
     rng: &mut impl RngCore,
 ) -> Result<EndpointAction, DropReason> {
     // The gateway packed a standard-header message: check it (size and checksum) once here so
     // that garbage is not forwarded.
     let raw = RawMessage::parse_standard(&c.message).map_err(|_| DropReason::BadMessage)?;
+    if raw.expiration_ms.saturating_add(EXPIRATION_SKEW_MS) < now_ms {
+        return Err(DropReason::Expired);
+    }
     let (to, message) = match c.delivery {
         Delivery::Local => return Err(DropReason::LocalDelivery),
         Delivery::Router(to) => {
@@ -135,7 +143,7 @@ impl OutboundEndpoint {
                 }
             };
             match self.reassembler.push(f, now_ms, limits, budget) {
-                Ok(Some(c)) => match deliver(&c, our_hash, created_expiration_ms, rng) {
+                Ok(Some(c)) => match deliver(&c, our_hash, now_ms, created_expiration_ms, rng) {
                     Ok(a) => act(a),
                     Err(r) => dropped(r),
                 },
@@ -247,6 +255,16 @@ mod tests {
             );
         }
         assert_eq!(drops, vec![DropReason::LocalDelivery]);
+        // The same message a day after its expiration is not forwarded.
+        let c = Complete {
+            delivery: Delivery::Router([1; 32]),
+            message: std::borrow::Cow::Owned(status_msg(9)),
+        };
+        assert_eq!(
+            deliver(&c, &us, 1_700_086_400_000, 0, &mut rng),
+            Err(DropReason::Expired)
+        );
+        assert!(deliver(&c, &us, 1_700_000_030_000, 0, &mut rng).is_ok());
         assert_eq!(actions.len(), 4);
         let find = |to: RouterHash| {
             actions.iter().find_map(|a| match a {

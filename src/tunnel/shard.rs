@@ -117,9 +117,13 @@ impl TransitParams {
 }
 
 /// One transit tunnel as a shard holds it.
+///
+/// Every variant is boxed: the two expanded AES key schedules are large (the `aes` crate keeps
+/// room for both its AES-NI and software schedules), so the map's slots stay small and a table
+/// sized for many tunnels does not reserve cipher space for empty slots.
 pub enum Hop {
-    Participant(Participant),
-    Gateway(InboundGateway),
+    Participant(Box<Participant>),
+    Gateway(Box<InboundGateway>),
     Endpoint(Box<OutboundEndpoint>),
 }
 
@@ -135,19 +139,19 @@ impl Hop {
     ) -> Self {
         let cipher = LayerCipher::new(&keys.layer_key, &keys.iv_key);
         match role {
-            HopRole::Participant => Self::Participant(Participant {
+            HopRole::Participant => Self::Participant(Box::new(Participant {
                 cipher,
                 next_hop,
                 next_tunnel,
                 prev_hop,
                 expires_ms,
-            }),
-            HopRole::InboundGateway => Self::Gateway(InboundGateway::new(
+            })),
+            HopRole::InboundGateway => Self::Gateway(Box::new(InboundGateway::new(
                 cipher,
                 next_hop,
                 next_tunnel,
                 expires_ms,
-            )),
+            ))),
             HopRole::OutboundEndpoint => Self::Endpoint(Box::new(OutboundEndpoint::new(
                 cipher, prev_hop, expires_ms,
             ))),
@@ -706,18 +710,18 @@ impl Shard {
                 if owner == self.index {
                     return self.install(inst);
                 }
-                if let Err(e) = shared.senders[owner].try_send(Command::Install(inst)) {
-                    if let Command::Install(inst) = e.into_inner() {
-                        shared.builds().admission.undo_accept();
-                        shared.metrics.build_result("rejected", "queue_full");
-                        self.finish(
-                            &inst.req,
-                            inst.body,
-                            REPLY_REJECT_BANDWIDTH,
-                            &Mapping::new(),
-                            inst.expiration_ms,
-                        );
-                    }
+                if let Err(e) = shared.senders[owner].try_send(Command::Install(inst))
+                    && let Command::Install(inst) = e.into_inner()
+                {
+                    shared.builds().admission.undo_accept();
+                    shared.metrics.build_result("rejected", "queue_full");
+                    self.finish(
+                        &inst.req,
+                        inst.body,
+                        REPLY_REJECT_BANDWIDTH,
+                        &Mapping::new(),
+                        inst.expiration_ms,
+                    );
                 }
             }
         }
@@ -807,7 +811,7 @@ impl Shard {
         }
         if !self.outputs.is_empty() {
             // Stable: messages to one hop keep their order.
-            self.outputs.sort_by(|a, b| a.0.cmp(&b.0));
+            self.outputs.sort_by_key(|o| o.0);
             let mut it = self.outputs.drain(..).peekable();
             while let Some((to, m)) = it.next() {
                 self.batch.push(m);
