@@ -12,4 +12,5 @@ pub mod netdb;
 pub mod ops;
 pub mod router;
 pub mod transport;
+pub mod tunnel;
 pub mod wire;

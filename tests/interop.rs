@@ -404,7 +404,7 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
         ),
         ("FLOODGATE_FLOODFILL", "true".into()),
         ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug".into()),
-        ("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "3".into()),
+        ("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "2".into()),
     ];
 
     // 1. floodgate's keys and first RouterInfo; every i2pd router gets it at start.
@@ -424,10 +424,12 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
     let ri_arg = fg_dir.join("router.info").display().to_string();
     tn.up(&["--reseed-ri", &ri_arg]);
 
-    // 2. floodgate reseeds from the i2pd routers' RouterInfos and starts in the namespace.
+    // 2. floodgate reseeds from the floodfills' RouterInfos only and starts in the namespace.
+    // The other routers know floodgate (from their reseed) but floodgate does not know them, so
+    // any session with them is one they open: the inbound direction is exercised for sure.
     let seed = tn.path().join("fg-seed");
     std::fs::create_dir_all(&seed).unwrap();
-    for k in 1..=ROUTERS {
+    for k in 1..=FLOODFILLS {
         std::fs::copy(
             tn.path().join(format!("r{k}/router.info")),
             seed.join(format!("routerInfo-r{k}.dat")),
@@ -489,6 +491,17 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
         }
         std::thread::sleep(std::time::Duration::from_secs(2));
     }
+    // Transit is not asserted here (the transit issue has its own interop test to come), but
+    // what i2pd asked of floodgate is shown for whoever reads the log.
+    eprintln!(
+        "transit so far:\n{}",
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("floodgate_transit_build_requests_total")
+                || l.starts_with("floodgate_transit_tunnels"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let status = fg.get("/status");
     let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
     assert!(status["peers"]["ntcp2"].as_u64().unwrap() >= 1, "{status}");

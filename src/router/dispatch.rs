@@ -19,6 +19,7 @@ use crate::netdb::{Action, NetDb};
 use crate::transport::manager::{
     ConnectTarget, PeerDirectory, PeerEvent, RouterHash, TransportManager,
 };
+use crate::tunnel::shard::{Submitted, Transit, TransitSink};
 use crate::wire::Writer;
 use crate::wire::garlic::{Clove, DeliveryInstructions};
 use crate::wire::i2np::{I2npBody, I2npMessage, MessageType, ShortHeader, TunnelGateway};
@@ -160,6 +161,8 @@ pub struct Dispatcher {
     pub status: Arc<crate::ops::status::RouterStatus>,
     /// Our router's X25519 encryption key (and replay memory) for garlic addressed to us.
     pub garlic: Arc<GarlicKeys>,
+    /// The transit room: tunnel data and build requests go there first.
+    pub transit: Option<Transit>,
 }
 
 fn now_ms() -> u64 {
@@ -183,10 +186,42 @@ impl Dispatcher {
                     tokio::spawn(async move { d.on_router_info(peer, router_info).await });
                 }
                 PeerEvent::Message { peer, header, body } => {
-                    self.on_message(peer, header, body, Via::Transport)
+                    if let Some((header, body)) = self.to_transit(peer, header, body) {
+                        self.on_message(peer, header, body, Via::Transport)
+                    }
                 }
             }
         }
+    }
+
+    /// Hand tunnel messages (data, gateway, build requests) to the transit room. Returns the
+    /// message back when it is not transit's.
+    fn to_transit(
+        &self,
+        peer: RouterHash,
+        header: ShortHeader,
+        body: Bytes,
+    ) -> Option<(ShortHeader, Bytes)> {
+        let Some(transit) = &self.transit else {
+            return Some((header, body));
+        };
+        if !matches!(header.msg_type, 18 | 19 | 23 | 25) {
+            return Some((header, body));
+        }
+        // Transit takes the message in short-header form. The session split header and body,
+        // so they are joined again here: one copy of at most one tunnel message (~1 KiB).
+        let mut full = Vec::with_capacity(ShortHeader::LEN + body.len());
+        header.write(&mut full);
+        full.extend_from_slice(&body);
+        let ty = MessageType::from_code(header.msg_type)
+            .map(type_label)
+            .unwrap_or("unknown");
+        match transit.submit(peer, Bytes::from(full)) {
+            Submitted::Queued => self.count(ty, "transit"),
+            Submitted::Dropped(reason) => self.count(ty, reason.label()),
+            Submitted::NotTransit(_) => return Some((header, body)),
+        }
+        None
     }
 
     fn update_peer_readiness(&self) {
@@ -474,6 +509,41 @@ pub fn type_label(t: MessageType) -> &'static str {
     }
 }
 
+/// Where transit sends its output: next hops through the transport manager; messages for our
+/// own router back into the dispatcher's event stream.
+pub struct TransitOutput {
+    pub manager: TransportManager,
+}
+
+impl TransitSink for TransitOutput {
+    fn send(&self, next_hop: RouterHash, msg: Bytes) {
+        self.manager.send(&next_hop, msg);
+    }
+
+    fn deliver_local(&self, msg: Bytes) {
+        let mut r = Reader::new(&msg);
+        let Ok(header) = ShortHeader::parse(&mut r) else {
+            return;
+        };
+        let body = msg.slice(ShortHeader::LEN..);
+        let peer = *self.manager.our_hash();
+        // Never block a transit worker: if the dispatcher is saturated the message is dropped
+        // like any other overload drop.
+        if self
+            .manager
+            .events()
+            .try_send(PeerEvent::Message { peer, header, body })
+            .is_err()
+        {
+            self.manager
+                .metrics()
+                .queue_drops
+                .with_label_values(&["local_delivery_full"])
+                .inc();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,6 +596,7 @@ mod tests {
             min_peers: 0,
             status,
             garlic: Arc::new(GarlicKeys::new(*me.keys.encryption_secret)),
+            transit: None,
         };
         Fixture {
             d,

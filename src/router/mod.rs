@@ -19,8 +19,9 @@ use crate::transport::manager::TransportManager;
 use crate::transport::metrics::TransportMetrics;
 use crate::transport::ntcp2::session::{Ntcp2Connector, Ntcp2Context, bind_listeners, serve};
 use crate::transport::ntcp2::{LocalKeys, ReplayCache};
+use crate::tunnel::shard::{Transit, TransitParams};
 use bytes::Bytes;
-use dispatch::{DispatchMetrics, Dispatcher, NetDbDirectory, PendingAcks};
+use dispatch::{DispatchMetrics, Dispatcher, NetDbDirectory, PendingAcks, TransitOutput};
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -322,6 +323,23 @@ async fn start_rooms(
         status.set_condition("ntcp2", Ok(()));
     }
 
+    let transit = if cfg.transit.max_tunnels > 0 {
+        let (transit, handles) = Transit::start(
+            TransitParams::from_config(&cfg.transit),
+            &id.keys.encryption_secret,
+            our_hash,
+            metrics.registry(),
+            status.clone(),
+            Arc::new(TransitOutput {
+                manager: manager.clone(),
+            }),
+            session_shutdown.clone(),
+        );
+        tasks.extend(handles);
+        Some(transit)
+    } else {
+        None
+    };
     let dispatcher = Dispatcher {
         netdb: netdb.clone(),
         manager: manager.clone(),
@@ -332,6 +350,7 @@ async fn start_rooms(
         garlic: Arc::new(crate::crypto::ecies_router::GarlicKeys::new(
             *id.keys.encryption_secret,
         )),
+        transit,
     };
     tasks.push(tokio::spawn(dispatcher.clone().run(events_rx)));
     tasks.push(tokio::spawn(publish_loop(
@@ -364,7 +383,9 @@ async fn publish_loop(
     loop {
         tokio::time::sleep(delay).await;
         delay = ROUTER_INFO_REPUBLISH_INTERVAL;
-        let ri = match build_router_info(&id.keys, &id.params, now_ms()) {
+        let mut params = id.params.clone();
+        params.congestion = dispatcher.transit.as_ref().and_then(|t| t.congestion_cap());
+        let ri = match build_router_info(&id.keys, &params, now_ms()) {
             Ok(ri) => ri,
             Err(e) => {
                 warn!(error = %e, "cannot re-sign our RouterInfo");
