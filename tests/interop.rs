@@ -379,6 +379,56 @@ fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
         .sum()
 }
 
+/// Settings of a floodgate router at the testnet address reserved for it.
+fn floodgate_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("FLOODGATE_NET_ID", NET_ID.to_string()),
+        ("FLOODGATE_HOST", FLOODGATE_IP.into()),
+        ("FLOODGATE_NTCP2__ADDRESS", FLOODGATE_IP.into()),
+        ("FLOODGATE_NTCP2__PORT", FLOODGATE_NTCP2_PORT.to_string()),
+        ("FLOODGATE_NTCP2__IPV6", "false".into()),
+        (
+            "FLOODGATE_HTTP__LISTEN",
+            format!("{FLOODGATE_IP}:{FLOODGATE_HTTP_PORT}"),
+        ),
+        ("FLOODGATE_FLOODFILL", "true".into()),
+        ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug".into()),
+    ]
+}
+
+/// `floodgate keys` with exactly `env` (nothing from the caller's FLOODGATE_* environment):
+/// returns the printed router hash and the path of the written router.info.
+fn floodgate_keys(fg_dir: &Path, env: &[(&str, String)]) -> (String, String) {
+    let mut keys = Command::new(env!("CARGO_BIN_EXE_floodgate"));
+    keys.arg("keys").arg("--data-dir").arg(fg_dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("FLOODGATE_") {
+            keys.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        keys.env(k, v);
+    }
+    let out = keys.output().expect("floodgate keys");
+    assert!(out.status.success(), "floodgate keys:\n{}", show(&out));
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (hash, fg_dir.join("router.info").display().to_string())
+}
+
+/// A reseed folder for floodgate with the RouterInfos of i2pd routers `routers`.
+fn seed_folder(tn: &Testnet, routers: std::ops::RangeInclusive<u32>) -> PathBuf {
+    let seed = tn.path().join("fg-seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    for k in routers {
+        std::fs::copy(
+            tn.path().join(format!("r{k}/router.info")),
+            seed.join(format!("routerInfo-r{k}.dat")),
+        )
+        .expect("copy an i2pd RouterInfo");
+    }
+    seed
+}
+
 /// NTCP2 with real i2pd routers, both directions: floodgate connects to i2pd floodfills to
 /// publish its RouterInfo (DatabaseStore with a reply token) and gets their DeliveryStatus
 /// back; i2pd routers that learned floodgate at start connect to it; i2pd stores floodgate's
@@ -392,51 +442,17 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
     let _one = lock();
     let tn = Testnet::new();
     let fg_dir = tn.path().join("floodgate");
-    let env: Vec<(&str, String)> = vec![
-        ("FLOODGATE_NET_ID", NET_ID.to_string()),
-        ("FLOODGATE_HOST", FLOODGATE_IP.into()),
-        ("FLOODGATE_NTCP2__ADDRESS", FLOODGATE_IP.into()),
-        ("FLOODGATE_NTCP2__PORT", FLOODGATE_NTCP2_PORT.to_string()),
-        ("FLOODGATE_NTCP2__IPV6", "false".into()),
-        (
-            "FLOODGATE_HTTP__LISTEN",
-            format!("{FLOODGATE_IP}:{FLOODGATE_HTTP_PORT}"),
-        ),
-        ("FLOODGATE_FLOODFILL", "true".into()),
-        ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug".into()),
-        ("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "2".into()),
-    ];
+    let mut env = floodgate_env();
+    env.push(("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "2".into()));
 
     // 1. floodgate's keys and first RouterInfo; every i2pd router gets it at start.
-    let mut keys = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-    keys.arg("keys").arg("--data-dir").arg(&fg_dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("FLOODGATE_") {
-            keys.env_remove(k);
-        }
-    }
-    for (k, v) in &env {
-        keys.env(k, v);
-    }
-    let out = keys.output().expect("floodgate keys");
-    assert!(out.status.success(), "floodgate keys:\n{}", show(&out));
-    let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let ri_arg = fg_dir.join("router.info").display().to_string();
+    let (hash, ri_arg) = floodgate_keys(&fg_dir, &env);
     tn.up(&["--reseed-ri", &ri_arg]);
 
     // 2. floodgate reseeds from the floodfills' RouterInfos only and starts in the namespace.
     // The other routers know floodgate (from their reseed) but floodgate does not know them, so
     // any session with them is one they open: the inbound direction is exercised for sure.
-    let seed = tn.path().join("fg-seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    for k in 1..=FLOODFILLS {
-        std::fs::copy(
-            tn.path().join(format!("r{k}/router.info")),
-            seed.join(format!("routerInfo-r{k}.dat")),
-        )
-        .expect("copy an i2pd RouterInfo");
-    }
-    let mut env = env;
+    let seed = seed_folder(&tn, 1..=FLOODFILLS);
     env.push(("FLOODGATE_RESEED__FILES", seed.display().to_string()));
     let mut fg = FloodgateInNetns::start(&tn, &fg_dir, &env);
 
@@ -649,46 +665,12 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
     let _one = lock();
     let tn = Testnet::new();
     let fg_dir = tn.path().join("floodgate");
-    let env: Vec<(&str, String)> = vec![
-        ("FLOODGATE_NET_ID", NET_ID.to_string()),
-        ("FLOODGATE_HOST", FLOODGATE_IP.into()),
-        ("FLOODGATE_NTCP2__ADDRESS", FLOODGATE_IP.into()),
-        ("FLOODGATE_NTCP2__PORT", FLOODGATE_NTCP2_PORT.to_string()),
-        ("FLOODGATE_NTCP2__IPV6", "false".into()),
-        (
-            "FLOODGATE_HTTP__LISTEN",
-            format!("{FLOODGATE_IP}:{FLOODGATE_HTTP_PORT}"),
-        ),
-        ("FLOODGATE_FLOODFILL", "true".into()),
-        ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug".into()),
-    ];
+    let mut env = floodgate_env();
 
     // 1. Keys, testnet with floodgate's RouterInfo, floodgate reseeded from the i2pd routers.
-    let mut keys = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-    keys.arg("keys").arg("--data-dir").arg(&fg_dir);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("FLOODGATE_") {
-            keys.env_remove(k);
-        }
-    }
-    for (k, v) in &env {
-        keys.env(k, v);
-    }
-    let out = keys.output().expect("floodgate keys");
-    assert!(out.status.success(), "floodgate keys:\n{}", show(&out));
-    let fg_hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let ri_arg = fg_dir.join("router.info").display().to_string();
+    let (fg_hash, ri_arg) = floodgate_keys(&fg_dir, &env);
     tn.up(&["--reseed-ri", &ri_arg]);
-    let seed = tn.path().join("fg-seed");
-    std::fs::create_dir_all(&seed).unwrap();
-    for k in 1..=ROUTERS {
-        std::fs::copy(
-            tn.path().join(format!("r{k}/router.info")),
-            seed.join(format!("routerInfo-r{k}.dat")),
-        )
-        .expect("copy an i2pd RouterInfo");
-    }
-    let mut env = env;
+    let seed = seed_folder(&tn, 1..=ROUTERS);
     env.push(("FLOODGATE_RESEED__FILES", seed.display().to_string()));
     let mut fg = FloodgateInNetns::start(&tn, &fg_dir, &env);
     let floodfills: Vec<String> = (1..=FLOODFILLS).map(|k| router_hash(&tn, k)).collect();
