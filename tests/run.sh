@@ -20,7 +20,7 @@ if [ "${SKIP_SETUP:-0}" != 1 ]; then
   say "setup: system packages"
   # libclang-dev: bindgen for librocksdb-sys; ccache: C++ build cache; i2pd: the interop peers;
   # prometheus: promtool; iproute2: network namespaces for the private testnet.
-  pkgs=(libclang-dev ccache i2pd prometheus iproute2 procps curl zip)
+  pkgs=(libclang-dev ccache i2pd prometheus iproute2 procps curl zip python3-venv shellcheck)
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -38,6 +38,14 @@ run() { # NAME CMD... : run a check, record its result
 }
 
 # ---------------------------------------------------------------- tools --
+# The Python tools live in their own virtual environment: Debian's system Python refuses
+# `pip install` (PEP 668), and a venv keeps the checks independent of whatever Python a machine
+# happens to have on PATH. It persists in ~/.cache so repeated runs install nothing.
+VENV=${FLOODGATE_TOOLS_VENV:-$HOME/.cache/floodgate/deploy-venv}
+if [ ! -x "$VENV/bin/python3" ]; then
+  python3 -m venv "$VENV" || { echo "python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+fi
+export PATH="$VENV/bin:$PATH"
 pip_need=()
 python3 -c 'import helm_python' 2>/dev/null || pip_need+=(helm-python-sdk)
 python3 -c 'import promql_parser' 2>/dev/null || pip_need+=(promql-parser)
