@@ -48,7 +48,11 @@ say "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 say "cargo test"
-cargo test --lib --bins --tests --locked -- --test-threads=2
+test_log=$(mktemp)
+cargo test --lib --bins --tests --locked -- --test-threads=2 2>&1 | tee "$test_log"
+# Summed from cargo's per-binary "test result" lines, for the closing line below.
+read -r tests_passed tests_failed < <(awk '/^test result:/ {p += $4; f += $6} END {print p + 0, f + 0}' "$test_log")
+rm -f "$test_log"
 
 say "benches, smoke mode (each criterion benchmark runs once, unmeasured)"
 cargo test --benches --locked
@@ -69,4 +73,5 @@ if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then
   done
 fi
 
-say "all tests passed"
+say "all stages passed"
+echo "tests: ${tests_passed} passed, ${tests_failed} failed"
