@@ -414,6 +414,27 @@ async fn initiator_handshake(
     Ok(dp)
 }
 
+/// The counters a session bumps per read, frame and message, resolved once: a label lookup
+/// hashes the label values and takes a lock, which at transit rates is paid per message.
+struct SessionCounters {
+    bytes_in: prometheus::IntCounter,
+    bytes_out: prometheus::IntCounter,
+    messages_in: prometheus::IntCounter,
+    messages_out: prometheus::IntCounter,
+}
+
+impl SessionCounters {
+    fn new(ctx: &Ntcp2Context) -> Self {
+        let m = ctx.manager.metrics();
+        Self {
+            bytes_in: m.bytes.with_label_values(&["ntcp2", "in"]),
+            bytes_out: m.bytes.with_label_values(&["ntcp2", "out"]),
+            messages_in: m.messages.with_label_values(&["ntcp2", "in"]),
+            messages_out: m.messages.with_label_values(&["ntcp2", "out"]),
+        }
+    }
+}
+
 /// Why the data phase ended, for metrics and the Termination block.
 struct Ending {
     side: &'static str,
@@ -438,6 +459,7 @@ async fn run_session(
     } = dp;
     let (tx, mut rx) = mpsc::channel(SESSION_QUEUE_LEN);
     let (mut rd, mut wr) = stream.into_split();
+    let counters = SessionCounters::new(&ctx);
     let peer_label = short_hash(&crate::wire::base64::encode(&peer)).to_string();
     let _registration = match ctx.manager.register(peer, direction, tx) {
         Ok(r) => r,
@@ -480,6 +502,7 @@ async fn run_session(
         if !pending_out.is_empty() {
             if let Err(e) = write_frame(
                 &ctx,
+                &counters,
                 &mut wr,
                 &mut encoder,
                 std::mem::take(&mut pending_out),
@@ -515,10 +538,10 @@ async fn run_session(
             read = rd.read_buf(&mut buf) => {
                 match read {
                     Ok(0) | Err(_) => break 'session Ending { side: "remote", reason: TerminationReason::Unspecified, send_termination: false },
-                    Ok(n) => ctx.count_bytes("in", n),
+                    Ok(n) => counters.bytes_in.inc_by(n as u64),
                 }
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
-                match drain_frames(&ctx, &mut decoder, &mut buf, peer, &events).await {
+                match drain_frames(&ctx, &counters, &mut decoder, &mut buf, peer, &events).await {
                     Ok(None) => {}
                     Ok(Some(remote_reason)) => {
                         break 'session Ending { side: "remote", reason: remote_reason, send_termination: false };
@@ -534,8 +557,8 @@ async fn run_session(
                     match tokio::time::timeout(INTRA_FRAME_TIMEOUT, rd.read_buf(&mut buf)).await {
                         Ok(Ok(0)) | Ok(Err(_)) => break 'session Ending { side: "remote", reason: TerminationReason::Unspecified, send_termination: false },
                         Ok(Ok(n)) => {
-                            ctx.count_bytes("in", n);
-                            match drain_frames(&ctx, &mut decoder, &mut buf, peer, &events).await {
+                            counters.bytes_in.inc_by(n as u64);
+                            match drain_frames(&ctx, &counters, &mut decoder, &mut buf, peer, &events).await {
                                 Ok(None) => {}
                                 Ok(Some(r)) => break 'session Ending { side: "remote", reason: r, send_termination: false },
                                 Err(e) => {
@@ -558,7 +581,7 @@ async fn run_session(
         };
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
-            write_frame(&ctx, &mut wr, &mut encoder, vec![t]),
+            write_frame(&ctx, &counters, &mut wr, &mut encoder, vec![t]),
         )
         .await;
     }
@@ -620,6 +643,7 @@ fn i2np_block(msg: Bytes) -> Option<I2npBlock> {
 /// fit one frame go into the next.
 async fn write_frame(
     ctx: &Ntcp2Context,
+    counters: &SessionCounters,
     wr: &mut tokio::net::tcp::OwnedWriteHalf,
     encoder: &mut super::FrameEncoder,
     blocks: Vec<Block>,
@@ -654,12 +678,8 @@ async fn write_frame(
         seal(encoder, &mut frame, &mut out)?;
     }
     wr.write_all(&out).await.map_err(|_| FrameError::Poisoned)?;
-    ctx.count_bytes("out", out.len());
-    ctx.manager
-        .metrics()
-        .messages
-        .with_label_values(&["ntcp2", "out"])
-        .inc_by(messages);
+    counters.bytes_out.inc_by(out.len() as u64);
+    counters.messages_out.inc_by(messages);
     Ok(())
 }
 
@@ -671,7 +691,13 @@ fn seal(
     let pad = rand::thread_rng().gen_range(0..=MAX_FRAME_PADDING);
     // Termination must be last except for padding; padding is always last.
     frame.push(Block::Padding { len: pad });
-    out.extend_from_slice(&encoder.encrypt_blocks(frame)?);
+    let sealed = encoder.encrypt_blocks(frame)?;
+    // Usually the whole batch is one frame: take it as the output instead of copying it.
+    if out.is_empty() {
+        *out = sealed;
+    } else {
+        out.extend_from_slice(&sealed);
+    }
     frame.clear();
     Ok(())
 }
@@ -680,6 +706,7 @@ fn seal(
 /// reason if it ended the session.
 async fn drain_frames(
     ctx: &Ntcp2Context,
+    counters: &SessionCounters,
     decoder: &mut super::FrameDecoder,
     buf: &mut BytesMut,
     peer: RouterHash,
@@ -694,11 +721,7 @@ async fn drain_frames(
                 for b in blocks {
                     match b {
                         Block::I2np(m) => {
-                            ctx.manager
-                                .metrics()
-                                .messages
-                                .with_label_values(&["ntcp2", "in"])
-                                .inc();
+                            counters.messages_in.inc();
                             let header = ShortHeader {
                                 msg_type: m.msg_type,
                                 msg_id: m.msg_id,
