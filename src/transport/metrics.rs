@@ -69,7 +69,7 @@ impl TransportMetrics {
             ),
             refused: cv(
                 "floodgate_ntcp2_connections_refused_total",
-                "Inbound NTCP2 connections refused before the handshake, by reason.",
+                "NTCP2 connections refused by our connection limits before any handshake (inbound, and our own outbound attempts), by reason.",
                 &["reason"],
             ),
             terminations: cv(

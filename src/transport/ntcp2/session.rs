@@ -498,6 +498,7 @@ async fn run_session(
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut pending_out = first;
     let mut idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
+    let mut partial_deadline: Option<tokio::time::Instant> = None;
     let ending: Ending = 'session: loop {
         if !pending_out.is_empty() {
             if let Err(e) = write_frame(
@@ -526,6 +527,14 @@ async fn run_session(
             _ = &mut idle => {
                 break 'session Ending { side: "local", reason: TerminationReason::IdleTimeout, send_termination: true };
             }
+            _ = async {
+                match partial_deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                break 'session Ending { side: "local", reason: TerminationReason::IntraFrameReadTimeout, send_termination: true };
+            }
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else {
                     break 'session Ending { side: "local", reason: TerminationReason::Unspecified, send_termination: true };
@@ -541,6 +550,7 @@ async fn run_session(
                     Ok(n) => counters.bytes_in.inc_by(n as u64),
                 }
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                let frames_before = decoder.frames_received();
                 match drain_frames(&ctx, &counters, &mut decoder, &mut buf, peer, &events).await {
                     Ok(None) => {}
                     Ok(Some(remote_reason)) => {
@@ -552,24 +562,16 @@ async fn run_session(
                         break 'session Ending { side: "local", reason: e.termination_reason(), send_termination: true };
                     }
                 }
-                // A length is known but the rest of the frame has not arrived: bound the wait.
-                if !buf.is_empty() {
-                    match tokio::time::timeout(INTRA_FRAME_TIMEOUT, rd.read_buf(&mut buf)).await {
-                        Ok(Ok(0)) | Ok(Err(_)) => break 'session Ending { side: "remote", reason: TerminationReason::Unspecified, send_termination: false },
-                        Ok(Ok(n)) => {
-                            counters.bytes_in.inc_by(n as u64);
-                            match drain_frames(&ctx, &counters, &mut decoder, &mut buf, peer, &events).await {
-                                Ok(None) => {}
-                                Ok(Some(r)) => break 'session Ending { side: "remote", reason: r, send_termination: false },
-                                Err(e) => {
-                                    ctx.manager.metrics().misbehaving.with_label_values(&[e.reason()]).inc();
-                                    break 'session Ending { side: "local", reason: e.termination_reason(), send_termination: true };
-                                }
-                            }
-                        }
-                        Err(_) => break 'session Ending { side: "local", reason: TerminationReason::IntraFrameReadTimeout, send_termination: true },
-                    }
-                }
+                // Part of a frame is buffered: its rest must arrive within INTRA_FRAME_TIMEOUT
+                // of the last completed frame. The deadline is a select branch (below), so a
+                // slow peer never stops us from writing or from reacting to shutdown.
+                partial_deadline = if buf.is_empty() {
+                    None
+                } else if decoder.frames_received() != frames_before {
+                    Some(tokio::time::Instant::now() + INTRA_FRAME_TIMEOUT)
+                } else {
+                    partial_deadline.or(Some(tokio::time::Instant::now() + INTRA_FRAME_TIMEOUT))
+                };
             }
         }
     };
