@@ -51,6 +51,14 @@
 //! `FrameError` is fatal for the session: after a random delay send
 //! `Block::Termination { frames_received: decoder.frames_received(), reason:
 //! err.termination_reason(), .. }` and close. A received Termination block ends the session.
+//!
+//! A DateTime block from the peer should be compared with our clock like the handshake
+//! timestamps ([`handshake::MAX_CLOCK_SKEW_SECS`]; i2pd does the same) and answered with a
+//! `TerminationReason::ClockSkew` termination when off.
+//!
+//! Replaying captured traffic: every input (keys, padding, `now`) is a parameter, so a test can
+//! rebuild a responder with the ephemeral key and padding used during a capture and feed it the
+//! captured bytes; `tests.rs::captured_i2pd_session_replays` does so for an i2pd 2.45.1 session.
 
 pub mod frame;
 pub mod handshake;
