@@ -369,6 +369,15 @@ impl Drop for FloodgateInNetns {
 
 const FLOODGATE_HTTP_PORT: u16 = 7670;
 
+/// The sample lines of `text` whose metric name starts with one of `prefixes` (for failure
+/// messages and logs).
+fn metric_lines(text: &str, prefixes: &[&str]) -> String {
+    text.lines()
+        .filter(|l| prefixes.iter().any(|p| l.starts_with(p)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Sum of every sample of `name` whose labels contain all of `labels` (`key="value"` strings).
 fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
     text.lines()
@@ -494,14 +503,15 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
                 "NTCP2 interop incomplete after 120 s: outbound ok {out_ok}, inbound ok {in_ok}, \
                  publish acks {acks}, messages in {received}, i2pd updated our RouterInfo: {i2pd_updated}\n\
                  --- metrics\n{}\n--- floodgate log\n{}",
-                metrics
-                    .lines()
-                    .filter(|l| l.starts_with("floodgate_ntcp2")
-                        || l.starts_with("floodgate_transport")
-                        || l.starts_with("floodgate_i2np")
-                        || l.starts_with("floodgate_netdb_entries"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                metric_lines(
+                    &metrics,
+                    &[
+                        "floodgate_ntcp2",
+                        "floodgate_transport",
+                        "floodgate_i2np",
+                        "floodgate_netdb_entries"
+                    ]
+                ),
                 fg.log_text()
             );
         }
@@ -511,12 +521,13 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
     // what i2pd asked of floodgate is shown for whoever reads the log.
     eprintln!(
         "transit so far:\n{}",
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("floodgate_transit_build_requests_total")
-                || l.starts_with("floodgate_transit_tunnels"))
-            .collect::<Vec<_>>()
-            .join("\n")
+        metric_lines(
+            &metrics,
+            &[
+                "floodgate_transit_build_requests_total",
+                "floodgate_transit_tunnels"
+            ]
+        )
     );
     let status = fg.get("/status");
     let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
@@ -752,13 +763,10 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
             panic!(
                 "no LeaseSet2 stored from garlic after 90 s (garlic opened {opened}, lease_set2 {ls2})\n\
                  --- metrics\n{}\n--- floodgate log\n{}",
-                metrics
-                    .lines()
-                    .filter(|l| l.starts_with("floodgate_garlic")
-                        || l.starts_with("floodgate_i2np")
-                        || l.starts_with("floodgate_netdb"))
-                    .collect::<Vec<_>>()
-                    .join("\n"),
+                metric_lines(
+                    &metrics,
+                    &["floodgate_garlic", "floodgate_i2np", "floodgate_netdb"]
+                ),
                 fg.log_text()
             );
         }
@@ -818,11 +826,7 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
         "router {} could not reach {b32}:\n{}\n--- metrics\n{}\n--- floodgate log\n{}",
         FLOODFILLS + 2,
         show(&out),
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("floodgate_garlic") || l.starts_with("floodgate_netdb"))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        metric_lines(&metrics, &["floodgate_garlic", "floodgate_netdb"]),
         fg.log_text()
     );
     assert!(

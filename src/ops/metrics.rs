@@ -16,9 +16,10 @@ pub struct Metrics {
     pub wire_parse_errors: IntCounterVec,
 }
 
-fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
+/// Register `c` in `r` and hand it back: the one registration helper every room uses.
+pub fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
     // Registration only fails on duplicate or inconsistent descriptors, which is a programming
-    // error caught by the unit test below on every build.
+    // error the rooms' metric tests catch on every build.
     r.register(Box::new(c.clone()))
         .expect("metric descriptors are unique and valid");
     c

@@ -14,8 +14,10 @@
 //! inline at a similar cost already, and inline work stays back-pressured by the bounded peer
 //! event channel, where a blocking-pool queue would grow without bound under a garlic flood.
 
+use super::now_ms;
 use crate::crypto::ecies_router::GarlicKeys;
 use crate::netdb::{Action, NetDb};
+use crate::ops::metrics::reg;
 use crate::transport::manager::{
     ConnectTarget, PeerDirectory, PeerEvent, RouterHash, TransportManager,
 };
@@ -82,14 +84,11 @@ impl DispatchMetrics {
             &["delivery", "outcome"],
         )
         .expect("valid");
-        for c in [&messages, &publish_acks, &garlic, &cloves] {
-            registry.register(Box::new(c.clone())).expect("unique");
-        }
         Self {
-            messages,
-            publish_acks,
-            garlic,
-            cloves,
+            messages: reg(registry, messages),
+            publish_acks: reg(registry, publish_acks),
+            garlic: reg(registry, garlic),
+            cloves: reg(registry, cloves),
         }
     }
 }
@@ -163,10 +162,6 @@ pub struct Dispatcher {
     pub garlic: Arc<GarlicKeys>,
     /// The transit room: tunnel data and build requests go there first.
     pub transit: Option<Transit>,
-}
-
-fn now_ms() -> u64 {
-    crate::router::now_ms()
 }
 
 impl Dispatcher {

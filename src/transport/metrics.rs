@@ -1,5 +1,6 @@
 //! Transport metrics (NTCP2 now, SSU2 later share the `transport` label).
 
+use crate::ops::metrics::reg;
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 #[derive(Clone)]
@@ -27,11 +28,6 @@ pub struct TransportMetrics {
 
 impl TransportMetrics {
     pub fn new(registry: &Registry) -> Self {
-        fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-            r.register(Box::new(c.clone()))
-                .expect("metric descriptors are unique and valid");
-            c
-        }
         let cv = |name: &str, help: &str, labels: &[&str]| {
             reg(
                 registry,

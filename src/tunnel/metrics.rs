@@ -1,6 +1,7 @@
 //! Transit metrics, registered on the router's registry. Label children used on the hot path
 //! are resolved once ([`DropCounters`], [`ShardMetrics`]) so workers only touch atomics.
 
+use crate::ops::metrics::reg;
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use super::HopRole;
@@ -111,12 +112,6 @@ pub struct TransitMetrics {
 
 impl TransitMetrics {
     pub fn new(registry: &Registry) -> Self {
-        fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> C {
-            // Only fails on duplicate descriptors, a programming error the tests catch.
-            r.register(Box::new(c.clone()))
-                .expect("metric descriptors are unique and valid");
-            c
-        }
         let m = Self {
             tunnels: reg(
                 registry,
