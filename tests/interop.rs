@@ -149,6 +149,48 @@ impl Testnet {
         assert!(out.status.success(), "testnet up failed:\n{}", show(&out));
     }
 
+    /// `up`, but floodgate starts in the namespace before any i2pd (`--wait-for`): the i2pd
+    /// routers, which are given floodgate's RouterInfo, then never fail to connect to it (an
+    /// i2pd 2.45 that did would leave floodgate out of its floodfill choice for up to 75 s).
+    fn up_floodgate_first(
+        &self,
+        extra: &[&str],
+        fg_dir: &Path,
+        env: &[(&str, String)],
+    ) -> FloodgateInNetns {
+        let gate = self.path().join("floodgate.listening");
+        let gate_arg = gate.display().to_string();
+        let mut args = extra.to_vec();
+        args.extend_from_slice(&["--wait-for", &gate_arg]);
+        std::thread::scope(|s| {
+            let up = s.spawn(|| self.up(&args));
+            // The namespace with floodgate's reserved addresses (added after the routers').
+            let last_reserved = "198.18.0.103/32";
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let out =
+                    run_harness(&["exec", &self.arg(), "--", "ip", "-o", "addr", "show", "lo"]);
+                if String::from_utf8_lossy(&out.stdout).contains(last_reserved) {
+                    break;
+                }
+                if up.is_finished() || std::time::Instant::now() > deadline {
+                    match up.join() {
+                        Err(p) => std::panic::resume_unwind(p),
+                        Ok(()) => panic!("the testnet namespace never got {last_reserved}"),
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let fg = FloodgateInNetns::start(self, fg_dir, env);
+            fg.wait_log("NTCP2 listening", std::time::Duration::from_secs(30));
+            std::fs::write(&gate, b"").expect("write the --wait-for file");
+            if let Err(p) = up.join() {
+                std::panic::resume_unwind(p);
+            }
+            fg
+        })
+    }
+
     fn ri_loaded(&self, router: u32, hash: &str) -> Output {
         run_harness(&["ri-loaded", &self.arg(), &router.to_string(), hash])
     }
@@ -322,6 +364,19 @@ impl FloodgateInNetns {
 
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until floodgate's log contains `needle`; panics with the log after `timeout`.
+    fn wait_log(&self, needle: &str, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.log_text().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "floodgate did not log {needle:?} within {timeout:?}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     /// GET a path of floodgate's ops server from inside the namespace.
@@ -676,14 +731,12 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
     let _one = lock();
     let tn = Testnet::new();
     let fg_dir = tn.path().join("floodgate");
-    let mut env = floodgate_env();
+    let env = floodgate_env();
 
-    // 1. Keys, testnet with floodgate's RouterInfo, floodgate reseeded from the i2pd routers.
+    // 1. Keys, then floodgate starts first and the i2pd routers, given floodgate's RouterInfo,
+    // join it (floodgate learns them from their handshakes and DatabaseStores).
     let (fg_hash, ri_arg) = floodgate_keys(&fg_dir, &env);
-    tn.up(&["--reseed-ri", &ri_arg]);
-    let seed = seed_folder(&tn, 1..=ROUTERS);
-    env.push(("FLOODGATE_RESEED__FILES", seed.display().to_string()));
-    let mut fg = FloodgateInNetns::start(&tn, &fg_dir, &env);
+    let mut fg = tn.up_floodgate_first(&["--reseed-ri", &ri_arg], &fg_dir, &env);
     let floodfills: Vec<String> = (1..=FLOODFILLS).map(|k| router_hash(&tn, k)).collect();
 
     // 2. A client destination on router 3 (not a floodfill) publishes its LeaseSet.
@@ -831,7 +884,17 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
     );
     assert!(
         found_after > found_before,
-        "the LeaseSet lookup did not reach floodgate (found {found_before} -> {found_after})"
+        "the LeaseSet lookup did not reach floodgate (found {found_before} -> {found_after})\n\
+         --- metrics\n{}\n--- router {} log (lookups)\n{}",
+        metric_lines(&metrics, &["floodgate_netdb_lookups", "floodgate_garlic"]),
+        FLOODFILLS + 2,
+        tn.log(FLOODFILLS + 2)
+            .lines()
+            .filter(|l| l.contains("LeaseSet")
+                || l.contains("Transports:")
+                || l.contains("NTCP2: Connect"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     eprintln!("connect: {}", said.trim());
     let dead = dead_routers(&tn);

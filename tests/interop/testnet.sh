@@ -5,7 +5,7 @@
 # Usage:
 #   testnet.sh up DIR [--routers N] [--floodfills K] [--netid ID] [--extra-ri FILE...]
 #                     [--reseed-ri FILE...] [--timeout SECS] [--loglevel LEVEL] [--fresh]
-#                     [--i2pd-env VAR=VALUE...]
+#                     [--i2pd-env VAR=VALUE...] [--wait-for FILE]
 #   testnet.sh status DIR
 #   testnet.sh exec DIR -- CMD [ARG...]
 #   testnet.sh seed-ri DIR FILE [--reseed]
@@ -485,13 +485,13 @@ on_up_exit() {
 }
 
 cmd_up() {
-	local routers=4 floodfills="" timeout=180 loglevel=info fresh=0 extra=() reseed=() a
+	local routers=4 floodfills="" timeout=180 loglevel=info fresh=0 extra=() reseed=() gate="" a
 	TN_NETID=99
 	I2PD_ENV=()
 	while [ $# -gt 0 ]; do
 		a=$1
 		case $a in
-		--routers | --floodfills | --netid | --timeout | --loglevel | --i2pd-env)
+		--routers | --floodfills | --netid | --timeout | --loglevel | --i2pd-env | --wait-for)
 			[ $# -ge 2 ] || die "$a needs a value"
 			case $a in
 			--routers) routers=$2 ;;
@@ -499,6 +499,7 @@ cmd_up() {
 			--netid) TN_NETID=$2 ;;
 			--timeout) timeout=$2 ;;
 			--loglevel) loglevel=$2 ;;
+			--wait-for) gate=$2 ;;
 			--i2pd-env)
 				[[ $2 == *=* ]] || die "--i2pd-env wants VAR=VALUE, got '$2'"
 				I2PD_ENV+=("$2")
@@ -609,7 +610,23 @@ cmd_up() {
 		done
 	done
 
-	# 3. chain start: router K is seeded with routers 1..K-1 and started after
+	# 3. --wait-for: the namespace exists, no router runs yet. A caller starts
+	#    its own router (floodgate) at a reserved address now and creates FILE
+	#    once it listens. Why: an i2pd that fails to connect to a RouterInfo it
+	#    was given marks that router unreachable and leaves it out of its
+	#    floodfill choice until its next netDb save (~60-75 s), so a floodgate
+	#    started after the routers is skipped at random by their lookups.
+	if [ -n "$gate" ]; then
+		info "waiting (max ${timeout}s) for $gate before starting the routers"
+		local gate_deadline
+		gate_deadline=$(($(date +%s) + timeout))
+		until [ -e "$gate" ]; do
+			[ "$(date +%s)" -lt "$gate_deadline" ] || die "$gate did not appear within ${timeout}s"
+			sleep 0.2
+		done
+	fi
+
+	# 4. chain start: router K is seeded with routers 1..K-1 and started after
 	#    them. If two routers that know each other start together, both open
 	#    SSU2 sessions at once, both handshakes fail and SSU2 only recovers
 	#    ~75 s later. Earlier routers learn later ones from their handshakes.
@@ -626,7 +643,7 @@ cmd_up() {
 	done
 	info "$routers routers started; waiting (max ${timeout}s) for sessions and exploratory tunnels"
 
-	# 4. wait for the network
+	# 5. wait for the network
 	local deadline
 	deadline=$(($(date +%s) + timeout))
 	until network_ready; do
