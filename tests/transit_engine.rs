@@ -278,14 +278,26 @@ async fn participant_build_data_and_drops() {
         h.wait_counter("floodgate_transit_drops_total", &[("reason", reason)], 1.0)
             .await;
     }
-    h.wait_counter("floodgate_transit_messages_total", &[], 1.0)
-        .await;
     h.wait_counter(
-        "floodgate_transit_bytes_total",
-        &[("direction", "out")],
-        1037.0,
+        "floodgate_transit_messages_total",
+        &[("role", "participant")],
+        1.0,
     )
     .await;
+    for direction in ["in", "out"] {
+        h.wait_counter(
+            "floodgate_transit_bytes_total",
+            &[("direction", direction), ("role", "participant")],
+            1037.0,
+        )
+        .await;
+    }
+    for role in ["ibgw", "obep"] {
+        assert_eq!(
+            h.counter("floodgate_transit_messages_total", &[("role", role)]),
+            0.0
+        );
+    }
 
     // Not ours.
     assert!(matches!(

@@ -105,7 +105,7 @@ pub struct TransitMetrics {
     pub tunnels: IntGaugeVec,
     pub build_requests: IntCounterVec,
     pub bytes: IntCounterVec,
-    pub messages: IntCounter,
+    pub messages: IntCounterVec,
     pub drops: IntCounterVec,
     pub queue_depth: IntGaugeVec,
 }
@@ -140,17 +140,20 @@ impl TransitMetrics {
                 IntCounterVec::new(
                     Opts::new(
                         "floodgate_transit_bytes_total",
-                        "Bytes of transit I2NP messages (short header included), by direction (in: accepted for relaying, out: handed to the transport).",
+                        "Bytes of transit I2NP messages (short header included), by direction (in: accepted for relaying, out: handed to the transport) and by our role in the tunnel (participant, ibgw, obep).",
                     ),
-                    &["direction"],
+                    &["direction", "role"],
                 )
                 .expect("valid"),
             ),
             messages: reg(
                 registry,
-                IntCounter::new(
-                    "floodgate_transit_messages_total",
-                    "Transit messages relayed (TunnelData and TunnelGateway messages processed without a drop).",
+                IntCounterVec::new(
+                    Opts::new(
+                        "floodgate_transit_messages_total",
+                        "Transit messages relayed (TunnelData and TunnelGateway messages processed without a drop), by our role in the tunnel.",
+                    ),
+                    &["role"],
                 )
                 .expect("valid"),
             ),
@@ -181,6 +184,10 @@ impl TransitMetrics {
         // absent() special cases.
         for r in HopRole::ALL {
             m.tunnels.with_label_values(&[r.label()]).set(0);
+            m.messages.with_label_values(&[r.label()]).inc_by(0);
+            for d in ["in", "out"] {
+                m.bytes.with_label_values(&[d, r.label()]).inc_by(0);
+            }
         }
         for r in DropReason::ALL {
             m.drops.with_label_values(&[r.label()]).inc_by(0);
@@ -204,14 +211,12 @@ impl TransitMetrics {
     pub fn shard(&self, shard: usize) -> ShardMetrics {
         ShardMetrics {
             drops: self.drop_counters(),
-            bytes_in: self.bytes.with_label_values(&["in"]),
-            bytes_out: self.bytes.with_label_values(&["out"]),
-            messages: self.messages.clone(),
+            bytes_in: HopRole::ALL.map(|r| self.bytes.with_label_values(&["in", r.label()])),
+            bytes_out: HopRole::ALL.map(|r| self.bytes.with_label_values(&["out", r.label()])),
+            messages: HopRole::ALL.map(|r| self.messages.with_label_values(&[r.label()])),
             queue_depth: self.queue_depth.with_label_values(&[&shard.to_string()]),
             tunnels: HopRole::ALL.map(|r| self.tunnels.with_label_values(&[r.label()])),
-            pending_in: 0,
-            pending_out: 0,
-            pending_messages: 0,
+            pending: [RolePending::default(); 3],
         }
     }
 }
@@ -237,39 +242,48 @@ impl DropCounters {
     }
 }
 
-/// A shard's handles and local accumulators.
+/// Transit traffic of one role counted locally since the last flush.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RolePending {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub messages: u64,
+}
+
+/// A shard's handles and local accumulators (indexed by [`HopRole::index`]): the hot path adds
+/// to plain integers and [`ShardMetrics::flush`] publishes them once per batch.
 pub struct ShardMetrics {
     pub drops: DropCounters,
-    bytes_in: IntCounter,
-    bytes_out: IntCounter,
-    messages: IntCounter,
+    bytes_in: [IntCounter; 3],
+    bytes_out: [IntCounter; 3],
+    messages: [IntCounter; 3],
     queue_depth: IntGauge,
     pub tunnels: [IntGauge; 3],
-    pub pending_in: u64,
-    pub pending_out: u64,
-    pub pending_messages: u64,
+    pub pending: [RolePending; 3],
 }
 
 impl ShardMetrics {
     pub fn flush(&mut self, queue_depth: usize) {
         self.drops.flush();
-        if self.pending_in != 0 {
-            self.bytes_in.inc_by(self.pending_in);
-            self.pending_in = 0;
-        }
-        if self.pending_out != 0 {
-            self.bytes_out.inc_by(self.pending_out);
-            self.pending_out = 0;
-        }
-        if self.pending_messages != 0 {
-            self.messages.inc_by(self.pending_messages);
-            self.pending_messages = 0;
+        for (i, p) in self.pending.iter_mut().enumerate() {
+            if p.bytes_in != 0 {
+                self.bytes_in[i].inc_by(p.bytes_in);
+            }
+            if p.bytes_out != 0 {
+                self.bytes_out[i].inc_by(p.bytes_out);
+            }
+            if p.messages != 0 {
+                self.messages[i].inc_by(p.messages);
+            }
+            *p = RolePending::default();
         }
         self.queue_depth.set(queue_depth as i64);
     }
 
+    /// Transit bytes accepted so far, all roles, flushed or not (the admission's load input).
     pub fn bytes_in_total(&self) -> u64 {
-        self.bytes_in.get()
+        self.bytes_in.iter().map(|c| c.get()).sum::<u64>()
+            + self.pending.iter().map(|p| p.bytes_in).sum::<u64>()
     }
 }
 
@@ -283,8 +297,15 @@ mod tests {
         let m = TransitMetrics::new(&r);
         let mut s = m.shard(0);
         s.drops.add(DropReason::DuplicateIv, 2);
-        s.pending_in = 1037;
+        s.pending[HopRole::InboundGateway.index()].bytes_in = 1037;
+        s.pending[HopRole::OutboundEndpoint.index()].messages = 3;
+        assert_eq!(
+            s.bytes_in_total(),
+            1037,
+            "pending bytes count before a flush"
+        );
         s.flush(5);
+        assert_eq!(s.bytes_in_total(), 1037, "and once after it");
         let fams = r.gather();
         for f in &fams {
             assert!(f.name().starts_with("floodgate_transit_"));
@@ -292,7 +313,9 @@ mod tests {
         }
         assert_eq!(m.drops.with_label_values(&["duplicate_iv"]).get(), 2);
         assert_eq!(m.drops.with_label_values(&["bandwidth"]).get(), 0);
-        assert_eq!(m.bytes.with_label_values(&["in"]).get(), 1037);
+        assert_eq!(m.bytes.with_label_values(&["in", "ibgw"]).get(), 1037);
+        assert_eq!(m.bytes.with_label_values(&["in", "participant"]).get(), 0);
+        assert_eq!(m.messages.with_label_values(&["obep"]).get(), 3);
         assert_eq!(m.queue_depth.with_label_values(&["0"]).get(), 5);
         let names: Vec<_> = fams.iter().map(|f| f.name().to_string()).collect();
         for n in [

@@ -530,15 +530,16 @@ impl Shard {
         if self.bloom.check_and_insert(&dedup_key(&msg[13..]), now_ms) {
             return Err(DropReason::DuplicateIv);
         }
-        self.metrics.pending_in += len;
         match hop {
             Hop::Participant(p) => {
                 let mut buf = into_mut(msg);
                 if !p.forward_in_place(&mut buf, self.ids.next_u32()) {
                     return Err(DropReason::Malformed);
                 }
-                self.metrics.pending_out += len;
-                self.metrics.pending_messages += 1;
+                let m = &mut self.metrics.pending[HopRole::Participant.index()];
+                m.bytes_in += len;
+                m.bytes_out += len;
+                m.messages += 1;
                 self.outputs.push((p.next_hop, buf.freeze()));
             }
             Hop::Endpoint(e) => {
@@ -557,6 +558,8 @@ impl Shard {
                     ..
                 } = self;
                 let mut drops = Vec::new();
+                let obep = HopRole::OutboundEndpoint.index();
+                metrics.pending[obep].bytes_in += len;
                 e.receive(
                     &mut payload,
                     &our_hash,
@@ -567,7 +570,7 @@ impl Shard {
                     rng,
                     &mut |a| match a {
                         EndpointAction::Send { to, message } => {
-                            metrics.pending_out += message.len() as u64;
+                            metrics.pending[obep].bytes_out += message.len() as u64;
                             outputs.push((to, message));
                         }
                         EndpointAction::Local(m) => local.push(m),
@@ -577,7 +580,7 @@ impl Shard {
                 for d in drops {
                     metrics.drops.add(d, 1);
                 }
-                metrics.pending_messages += 1;
+                metrics.pending[obep].messages += 1;
             }
             Hop::Gateway(_) => return Err(DropReason::WrongRole),
         }
@@ -621,8 +624,9 @@ impl Shard {
             self.dirty_gateways.push(tid);
         }
         gw.enqueue(data);
-        self.metrics.pending_in += msg.len() as u64;
-        self.metrics.pending_messages += 1;
+        let m = &mut self.metrics.pending[HopRole::InboundGateway.index()];
+        m.bytes_in += msg.len() as u64;
+        m.messages += 1;
         Ok(())
     }
 
@@ -803,7 +807,7 @@ impl Shard {
                     ..
                 } = self;
                 let too_large = gw.flush(packer, ttl, rng, &mut |to, m| {
-                    metrics.pending_out += m.len() as u64;
+                    metrics.pending[HopRole::InboundGateway.index()].bytes_out += m.len() as u64;
                     outputs.push((to, m));
                 });
                 metrics.drops.add(DropReason::TooLargeToFragment, too_large);
@@ -851,7 +855,7 @@ impl Shard {
         self.forget(removed);
         self.bloom.maintain(now_ms);
         if self.index == 0 {
-            let total_in = self.metrics.bytes_in_total() + self.metrics.pending_in;
+            let total_in = self.metrics.bytes_in_total();
             let cap = {
                 let mut st = self.shared.builds();
                 st.admission.tick(total_in, now_ms);
