@@ -909,3 +909,270 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
     let out = tn.down();
     assert!(out.status.success(), "testnet down failed:\n{}", show(&out));
 }
+
+/// Transit drop reasons that mean floodgate or its peers got the protocol wrong: none may
+/// occur while i2pd routes real traffic through floodgate.
+const PROTOCOL_DROPS: &[&str] = &[
+    "wrong_previous_hop",
+    "malformed",
+    "wrong_role",
+    "checksum",
+    "bad_instructions",
+    "bad_message",
+    "bad_fragment_number",
+];
+
+/// A helper process inside the namespace that must not outlive the test (or `down` would find
+/// the namespace busy).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Per-role transit counters of floodgate, read from `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+struct RoleTraffic {
+    messages: f64,
+    bytes_in: f64,
+    bytes_out: f64,
+}
+
+fn role_traffic(metrics: &str, role: &str) -> RoleTraffic {
+    let r = format!("role=\"{role}\"");
+    RoleTraffic {
+        messages: metric_sum(metrics, "floodgate_transit_messages_total", &[&r]),
+        bytes_in: metric_sum(
+            metrics,
+            "floodgate_transit_bytes_total",
+            &[&r, "direction=\"in\""],
+        ),
+        bytes_out: metric_sum(
+            metrics,
+            "floodgate_transit_bytes_total",
+            &[&r, "direction=\"out\""],
+        ),
+    }
+}
+
+/// The acceptance test of floodgate as a relay: i2pd routers build their client tunnels through
+/// floodgate in every role (i2pd's `explicitPeers` pins the hops) and a real HTTP download
+/// crosses them end to end:
+///
+/// ```text
+/// request:  r4 proxy -> [floodgate participant] -> r1 OBEP -> [floodgate IBGW] -> r3 site
+/// response: r3 site -> [floodgate OBEP] -> r1 IBGW -> [floodgate participant] -> r4 proxy
+/// ```
+///
+/// The payload must arrive intact, and floodgate's per-role transit counters must rise by at
+/// least the payload size where the response crosses it (OBEP in, participant in and out).
+#[test]
+fn transit_tunnels_carry_http_through_every_role() {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED transit_tunnels_carry_http_through_every_role: {why}");
+        return;
+    }
+    const PAYLOAD_LEN: usize = 1 << 20;
+    let _one = lock();
+    let tn = Testnet::new();
+    let fg_dir = tn.path().join("floodgate");
+    let env = floodgate_env();
+    let (fg_hash, ri_arg) = floodgate_keys(&fg_dir, &env);
+    let mut fg = tn.up_floodgate_first(&["--reseed-ri", &ri_arg], &fg_dir, &env);
+    let r1 = router_hash(&tn, 1);
+
+    // 1. A web server on router 3's address, and i2pd's HTTP server tunnel to it ("site"),
+    // whose one-hop tunnels are floodgate: inbound gateway and outbound endpoint.
+    let www = tn.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    let payload: Vec<u8> = {
+        use rand::RngCore;
+        let mut p = vec![0u8; PAYLOAD_LEN];
+        rand::thread_rng().fill_bytes(&mut p);
+        p
+    };
+    std::fs::write(www.join("payload.bin"), &payload).unwrap();
+    let web = KillOnDrop(
+        Command::new("bash")
+            .arg(harness())
+            .args([
+                "exec",
+                &tn.arg(),
+                "--",
+                "python3",
+                "-m",
+                "http.server",
+                "8080",
+            ])
+            .args(["--bind", "198.18.0.3", "--directory"])
+            .arg(&www)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the web server"),
+    );
+    let explicit_fg = format!("explicitPeers={fg_hash}");
+    let out = run_harness(&[
+        "tunnel",
+        &tn.arg(),
+        "3",
+        "site",
+        "type=http",
+        "host=198.18.0.3",
+        "port=8080",
+        "keys=site.dat",
+        "signaturetype=7",
+        "inbound.length=1",
+        "outbound.length=1",
+        "inbound.quantity=1",
+        "outbound.quantity=1",
+        &explicit_fg,
+    ]);
+    assert!(out.status.success(), "site tunnel:\n{}", show(&out));
+    let out = run_harness(&["b32", &tn.arg(), "3", "site.dat"]);
+    assert!(out.status.success(), "site address:\n{}", show(&out));
+    let site = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    // 2. An HTTP proxy on router 4 whose two-hop tunnels start at floodgate (a participant both
+    // ways) and end at router 1.
+    let explicit_fg_r1 = format!("explicitPeers={fg_hash},{r1}");
+    let out = run_harness(&[
+        "tunnel",
+        &tn.arg(),
+        "4",
+        "via",
+        "type=httpproxy",
+        "address=198.18.0.4",
+        "port=4445",
+        "inbound.length=2",
+        "outbound.length=2",
+        "inbound.quantity=1",
+        "outbound.quantity=1",
+        &explicit_fg_r1,
+    ]);
+    assert!(out.status.success(), "proxy tunnel:\n{}", show(&out));
+
+    // 3. Fetch through the proxy until it works (the tunnels and the site's LeaseSet take a few
+    // seconds), then fetch again with the counters read on both sides of that second fetch.
+    let got = tn.path().join("got.bin");
+    let fetch = || -> (bool, String) {
+        let _ = std::fs::remove_file(&got);
+        let url = format!("http://{site}/payload.bin");
+        let got_arg = got.display().to_string();
+        let out = run_harness(&[
+            "exec",
+            &tn.arg(),
+            "--",
+            "curl",
+            "-s",
+            "--max-time",
+            "90",
+            "-x",
+            "http://198.18.0.4:4445",
+            "-o",
+            &got_arg,
+            "-w",
+            "%{http_code} %{size_download} %{time_total}",
+            &url,
+        ]);
+        let said = String::from_utf8_lossy(&out.stdout).to_string();
+        let ok =
+            said.starts_with("200 ") && std::fs::read(&got).ok().as_deref() == Some(&payload[..]);
+        (ok, said)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let (ok, said) = fetch();
+        if ok {
+            eprintln!("first fetch through floodgate after {attempts} attempt(s): {said}");
+            break;
+        }
+        let dead = dead_routers(&tn);
+        assert!(dead.is_empty(), "i2pd routers {dead:?} died");
+        if std::time::Instant::now() > deadline {
+            let metrics = fg.get("/metrics");
+            panic!(
+                "no download through floodgate's tunnels within 180 s (last curl: {said})\n\
+                 --- metrics\n{}\n--- floodgate log\n{}",
+                metric_lines(&metrics, &["floodgate_transit", "floodgate_ntcp2_sessions"]),
+                fg.log_text()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    let before = fg.get("/metrics");
+    let (ok, said) = fetch();
+    let after = fg.get("/metrics");
+    assert!(ok, "second fetch failed: {said}");
+    eprintln!("second fetch: {said}");
+    eprintln!(
+        "transit counters after:\n{}",
+        metric_lines(
+            &after,
+            &[
+                "floodgate_transit_tunnels",
+                "floodgate_transit_messages_total",
+                "floodgate_transit_bytes_total",
+                "floodgate_transit_build_requests_total"
+            ]
+        )
+    );
+
+    // 4. Every role carried this download.
+    let len = PAYLOAD_LEN as f64;
+    let delta = |role: &str| {
+        let (b, a) = (role_traffic(&before, role), role_traffic(&after, role));
+        RoleTraffic {
+            messages: a.messages - b.messages,
+            bytes_in: a.bytes_in - b.bytes_in,
+            bytes_out: a.bytes_out - b.bytes_out,
+        }
+    };
+    let (participant, ibgw, obep) = (delta("participant"), delta("ibgw"), delta("obep"));
+    eprintln!("during the second fetch: participant {participant:?}, ibgw {ibgw:?}, obep {obep:?}");
+    assert!(
+        participant.bytes_in >= len && participant.bytes_out >= len,
+        "the response crosses floodgate as a participant: {participant:?}"
+    );
+    assert!(
+        obep.bytes_in >= len && obep.bytes_out >= len,
+        "the response leaves the site's outbound tunnel at floodgate: {obep:?}"
+    );
+    assert!(
+        ibgw.messages >= 1.0 && ibgw.bytes_out >= 1028.0,
+        "the request enters the site's inbound tunnel at floodgate: {ibgw:?}"
+    );
+    for role in ["participant", "ibgw", "obep"] {
+        let n = metric_sum(
+            &after,
+            "floodgate_transit_tunnels",
+            &[&format!("role=\"{role}\"")],
+        );
+        assert!(n >= 1.0, "no {role} tunnel held at the end:\n{after}");
+    }
+    for reason in PROTOCOL_DROPS {
+        let n = metric_sum(
+            &after,
+            "floodgate_transit_drops_total",
+            &[&format!("reason=\"{reason}\"")],
+        );
+        assert_eq!(n, 0.0, "transit drops for {reason}:\n{}", fg.log_text());
+    }
+    let status: serde_json::Value = serde_json::from_str(&fg.get("/status")).expect("status JSON");
+    eprintln!("status.transit: {}", status["transit"]);
+    let dead = dead_routers(&tn);
+    assert!(dead.is_empty(), "i2pd routers {dead:?} died");
+
+    // 5. Clean up.
+    drop(web);
+    let st = fg.stop();
+    assert!(st.success(), "floodgate exit {st}\n{}", fg.log_text());
+    drop(fg);
+    let out = tn.down();
+    assert!(out.status.success(), "testnet down failed:\n{}", show(&out));
+}

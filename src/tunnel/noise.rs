@@ -2,7 +2,7 @@
 //! creator ([`super::creator`]): the Noise N state for one build record, the HKDF chain that
 //! derives reply and layer keys, and the ChaCha20 / ChaCha20-Poly1305 record transforms.
 
-use chacha20::cipher::{KeyIvInit, StreamCipher};
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag};
 use hkdf::Hkdf;
@@ -147,17 +147,38 @@ pub fn aead_open(key: &[u8; 32], n: u64, ad: &[u8], buf: &mut [u8]) -> bool {
         .is_ok()
 }
 
-/// Plain ChaCha20 (block counter 0) with the record number in the nonce: how every hop
-/// re-encrypts the records that are not its own in a ShortTunnelBuild. It is an XOR stream, so
-/// the same call also undoes it.
+/// Plain ChaCha20 with the record number in the nonce: how every hop re-encrypts the records
+/// that are not its own in a ShortTunnelBuild. It is an XOR stream, so the same call also
+/// undoes it.
+///
+/// The keystream starts at block counter 1, not 0: the spec only says "ChaCha20 (RFC 7539)",
+/// and i2pd and Java I2P both start the raw cipher at 1 like RFC 7539's AEAD does (block 0 is
+/// the Poly1305 key there). With counter 0, every hop after the first garbles the earlier
+/// hops' reply records and creators see "Response AEAD decryption failed".
 pub fn chacha20_record(key: &[u8; 32], record_index: u8, buf: &mut [u8]) {
     let mut c = chacha20::ChaCha20::new(key.into(), &nonce(u64::from(record_index)).into());
+    c.seek(64u32);
     c.apply_keystream(buf);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_keystream_starts_at_block_one_like_i2pd() {
+        // RFC 7539's AEAD encrypts with the ChaCha20 keystream from block 1; i2pd's raw
+        // ChaCha20 (used on the other records of a ShortTunnelBuild) starts there too. So the
+        // record cipher must equal the AEAD's ciphertext for the same key and nonce.
+        let key = [0x42u8; 32];
+        for idx in [0u8, 3, 7] {
+            let mut raw = [0u8; 218];
+            chacha20_record(&key, idx, &mut raw);
+            let mut sealed = [0u8; 218 + MAC_LEN];
+            aead_seal(&key, u64::from(idx), b"", &mut sealed);
+            assert_eq!(raw[..], sealed[..218], "record {idx}");
+        }
+    }
 
     #[test]
     fn initial_state_matches_the_noise_definition() {

@@ -762,7 +762,15 @@ impl Shard {
             .transit_tunnels
             .fetch_add(1, Ordering::Relaxed);
         self.shared.metrics.build_result("accepted", "ok");
-        debug!(tunnel = tid, role = role.label(), "transit tunnel accepted");
+        debug!(
+            tunnel = tid,
+            role = role.label(),
+            kind = ?req.kind,
+            records = req.record_count,
+            index = req.index,
+            next_tunnel = req.request.next_tunnel,
+            "transit tunnel accepted"
+        );
         self.finish(&req, body, REPLY_ACCEPT, &reply_options, expiration_ms);
     }
 

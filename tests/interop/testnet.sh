@@ -10,6 +10,8 @@
 #   testnet.sh exec DIR -- CMD [ARG...]
 #   testnet.sh seed-ri DIR FILE [--reseed]
 #   testnet.sh ri-loaded DIR K HASH
+#   testnet.sh tunnel DIR K NAME [KEY=VALUE...]   (add/replace an i2pd tunnel on router K, live)
+#   testnet.sh b32 DIR K KEYFILE     (the .b32.i2p address of router K's tunnel keys, once written)
 #   testnet.sh down DIR
 #   testnet.sh hash FILE            (print the identity hash of a RouterInfo file)
 #
@@ -781,6 +783,59 @@ cmd_ri_loaded() {
 	exit 1
 }
 
+# Add (or replace) section [NAME] of router K's tunnels.conf with KEY=VALUE
+# lines, then SIGHUP that i2pd, which re-reads tunnels.conf and starts the new
+# tunnel at once ("Got SIGHUP, reopening tunnel configuration"). With
+# explicitPeers=H1,H2 the tunnel's pools use exactly those hops: the first hash
+# is the hop next to router K, the last one the far end (outbound endpoint,
+# inbound gateway) - how a test puts floodgate in a chosen tunnel role.
+# No KEY=VALUE: remove the section.
+cmd_tunnel() {
+	load_state
+	local k=${1:-} name=${2:-} d kv
+	[ -n "$k" ] && [ -n "$name" ] || die "usage: tunnel DIR K NAME [KEY=VALUE...]"
+	shift 2
+	[[ $name =~ ^[A-Za-z0-9_-]+$ ]] || die "tunnel name must be [A-Za-z0-9_-]+, got '$name'"
+	d="$DIR/r$k"
+	[ -f "$d/tunnels.conf" ] || die "router $k has no tunnels.conf (is the testnet up?)"
+	router_alive "$d" || die "router $k is not running"
+	awk -v sec="[$name]" '/^\[/{skip=($0==sec)} !skip' "$d/tunnels.conf" >"$d/tunnels.conf.new"
+	if [ $# -gt 0 ]; then
+		echo "[$name]" >>"$d/tunnels.conf.new"
+		for kv in "$@"; do
+			[[ $kv == *=* ]] || die "tunnel option must be KEY=VALUE, got '$kv'"
+			echo "${kv%%=*} = ${kv#*=}" >>"$d/tunnels.conf.new"
+		done
+	fi
+	mv -f "$d/tunnels.conf.new" "$d/tunnels.conf"
+	kill -HUP "$(router_pid "$d")"
+}
+
+# The .b32.i2p address of the destination in router K's keys file KEYFILE
+# (relative to its data dir), waiting up to 30 s for i2pd to write it.
+# i2pd key files start with the Destination: 384 bytes of keys, then a
+# certificate (type, 2-byte length, payload); the address is the base32 of
+# its SHA-256.
+cmd_b32() {
+	load_state
+	local k=${1:-} f=${2:-}
+	[ -n "$k" ] && [ -n "$f" ] || die "usage: b32 DIR K KEYFILE"
+	f="$DIR/r$k/$f"
+	for _ in $(seq 1 300); do
+		[ -s "$f" ] && break
+		sleep 0.1
+	done
+	[ -s "$f" ] || die "$f was not written within 30 s"
+	python3 - "$f" <<'PY'
+import base64, hashlib, sys
+d = open(sys.argv[1], 'rb').read()
+if len(d) < 387:
+    raise SystemExit('%s: %d bytes, too short for a Destination' % (sys.argv[1], len(d)))
+end = 387 + int.from_bytes(d[385:387], 'big')
+print(base64.b32encode(hashlib.sha256(d[:end]).digest()).decode().lower().rstrip('=') + '.b32.i2p')
+PY
+}
+
 # ---------------------------------------------------------------------------
 
 [ $# -ge 1 ] || usage
@@ -810,5 +865,7 @@ status) cmd_status ;;
 exec) cmd_exec "$@" ;;
 seed-ri) cmd_seed_ri "$@" ;;
 ri-loaded) cmd_ri_loaded "$@" ;;
-*) die "unknown subcommand '$CMD' (up|down|status|exec|seed-ri|ri-loaded|hash)" ;;
+tunnel) cmd_tunnel "$@" ;;
+b32) cmd_b32 "$@" ;;
+*) die "unknown subcommand '$CMD' (up|down|status|exec|seed-ri|ri-loaded|tunnel|b32|hash)" ;;
 esac

@@ -28,8 +28,10 @@ def nonce(n):
     return b"\0\0\0\0" + struct.pack("<Q", n)
 
 def chacha20(key, n, data):
-    # cryptography's ChaCha20 takes a 16-byte "nonce" = 4-byte LE counter || 12-byte nonce
-    c = Cipher(algorithms.ChaCha20(key, b"\0\0\0\0" + nonce(n)), mode=None).encryptor()
+    # cryptography's ChaCha20 takes a 16-byte "nonce" = 4-byte LE counter || 12-byte nonce.
+    # The counter starts at 1, as in i2pd's and Java I2P's raw ChaCha20 (RFC 7539 keeps
+    # block 0 for the Poly1305 key); a vector with counter 0 hid an interop bug once.
+    c = Cipher(algorithms.ChaCha20(key, struct.pack("<I", 1) + nonce(n)), mode=None).encryptor()
     return c.update(data)
 
 def aes_cbc(key, iv, data):
