@@ -115,29 +115,31 @@ impl<'a> Su3<'a> {
             .filter(|n| *n == r.remaining());
         if expected.is_none() {
             let have = r.remaining();
-            return Err(match usize::try_from(content_len)
-                .ok()
-                .and_then(|c| c.checked_add(sig_len))
-            {
-                Some(need) if need > have => WireError::new(
-                    "su3 content length",
-                    content_len_at,
-                    WireErrorKind::Truncated { need, have },
-                ),
-                Some(need) => WireError::new(
-                    "su3 signature",
-                    r.offset().saturating_add(need),
-                    WireErrorKind::Trailing(have - need),
-                ),
-                None => WireError::new(
-                    "su3 content length",
-                    content_len_at,
-                    WireErrorKind::TooLong {
-                        len: usize::MAX,
-                        max: have,
-                    },
-                ),
-            });
+            return Err(
+                match usize::try_from(content_len)
+                    .ok()
+                    .and_then(|c| c.checked_add(sig_len))
+                {
+                    Some(need) if need > have => WireError::new(
+                        "su3 content length",
+                        content_len_at,
+                        WireErrorKind::Truncated { need, have },
+                    ),
+                    Some(need) => WireError::new(
+                        "su3 signature",
+                        r.offset().saturating_add(need),
+                        WireErrorKind::Trailing(have - need),
+                    ),
+                    None => WireError::new(
+                        "su3 content length",
+                        content_len_at,
+                        WireErrorKind::TooLong {
+                            len: usize::MAX,
+                            max: have,
+                        },
+                    ),
+                },
+            );
         }
         let content_at = r.position();
         let content = r.bytes(content_len as usize, "su3 content")?;
@@ -193,10 +195,18 @@ pub fn unsigned_su3(
     w.put_u8(0);
     w.put_u8(content_type);
     w.put_bytes(&[0; HEADER_LEN - 28]);
-    let mut v = version.get(..version_len.min(version.len())).unwrap_or_default().to_vec();
+    let mut v = version
+        .get(..version_len.min(version.len()))
+        .unwrap_or_default()
+        .to_vec();
     v.resize(version_len, 0);
     w.put_bytes(&v);
-    w.put_bytes(signer_id.as_bytes().get(..signer_id.len().min(255)).unwrap_or_default());
+    w.put_bytes(
+        signer_id
+            .as_bytes()
+            .get(..signer_id.len().min(255))
+            .unwrap_or_default(),
+    );
     w.put_bytes(content);
     w
 }
@@ -245,7 +255,10 @@ mod tests {
         assert_eq!(err(&bad).what, "su3 format version");
         let mut bad = f.clone();
         bad[9] = 7; // Ed25519: not an su3 type
-        assert_eq!((err(&bad).what, err(&bad).offset), ("su3 signature type", 8));
+        assert_eq!(
+            (err(&bad).what, err(&bad).offset),
+            ("su3 signature type", 8)
+        );
         let mut bad = f.clone();
         bad[11] = 65;
         assert_eq!(err(&bad).what, "su3 signature length");

@@ -284,7 +284,11 @@ pub fn write_zip(entries: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
         } else {
             data.to_vec()
         };
-        let method = if deflate { METHOD_DEFLATE } else { METHOD_STORED };
+        let method = if deflate {
+            METHOD_DEFLATE
+        } else {
+            METHOD_STORED
+        };
         let local_at = out.len() as u32;
         let common = |v: &mut Vec<u8>| {
             v.extend_from_slice(&20u16.to_le_bytes()); // version needed
@@ -348,7 +352,16 @@ mod tests {
         let big = vec![0u8; 1001];
         let z = write_zip(&[("a", &big)], true);
         let err = read_zip(&z, &LIMITS).unwrap_err();
-        assert!(matches!(err.kind, WireErrorKind::TooLong { len: 1001, max: 1000 }), "{err}");
+        assert!(
+            matches!(
+                err.kind,
+                WireErrorKind::TooLong {
+                    len: 1001,
+                    max: 1000
+                }
+            ),
+            "{err}"
+        );
         let z = write_zip(&[("a", &[1u8; 800]), ("b", &[2u8; 800])], true);
         let err = read_zip(&z, &LIMITS).unwrap_err();
         assert_eq!(err.what, "zip total uncompressed size");
@@ -377,7 +390,12 @@ mod tests {
         // CRC: flip a data byte (the stored data follows the 30-byte header and the name).
         let mut bad = z.clone();
         bad[LOCAL_LEN + 5] ^= 1;
-        assert!(read_zip(&bad, &LIMITS).unwrap_err().to_string().contains("CRC"));
+        assert!(
+            read_zip(&bad, &LIMITS)
+                .unwrap_err()
+                .to_string()
+                .contains("CRC")
+        );
         // Every truncation is an error, never a panic.
         for n in 0..z.len() {
             assert!(read_zip(&z[..n], &LIMITS).is_err(), "prefix {n}");
