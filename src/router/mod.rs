@@ -268,7 +268,14 @@ async fn start_rooms(
     // Reseed when the netDb is too small: files first, then HTTPS servers. Only an unusable
     // certificate configuration stops the start; a reseed that finds nothing is a warning.
     let reseed_metrics = ReseedMetrics::register(metrics.registry());
-    let certs = Arc::new(CertStore::load(&cfg.reseed.certificates)?);
+    let cert_paths = cfg.reseed.certificates.clone();
+    let certs = tokio::task::spawn_blocking(move || CertStore::load(&cert_paths))
+        .await
+        .map_err(|e| RouterError::NetDb(e.to_string()))??;
+    if !certs.is_empty() {
+        info!(signers = certs.len(), "reseed signer certificates loaded");
+    }
+    let certs = Arc::new(certs);
     let target = cfg.readiness.min_router_infos.max(RESEED_BELOW) as usize;
     let held = netdb.counts().0;
     let sources = cfg.reseed.files.len() + cfg.reseed.urls.len();
