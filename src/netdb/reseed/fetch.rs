@@ -42,18 +42,23 @@ pub fn su3_url(base: &str, net_id: u8) -> String {
 
 /// An HTTPS-only client with the embedded CA roots, the reseed User-Agent and the timeouts.
 pub fn client() -> Result<reqwest::Client, FetchError> {
-    reqwest::Client::builder()
+    common()
         // rustls with the compiled-in webpki roots (the crate feature), never a system store.
         .use_rustls_tls()
         .tls_built_in_root_certs(true)
         // Also refuses a redirect to plain HTTP.
         .https_only(true)
+        .build()
+        .map_err(|e| FetchError::Client(e.to_string()))
+}
+
+/// Settings every reseed client shares; tests add plain HTTP to reach a local server.
+fn common() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .timeout(TIMEOUT)
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::limited(3))
-        .build()
-        .map_err(|e| FetchError::Client(e.to_string()))
 }
 
 /// GET `url` and return the body, refusing it as soon as it passes `max` bytes.
@@ -111,6 +116,94 @@ mod tests {
         // Proves the TLS wiring (provider, roots, preconfigured backend) is accepted by reqwest
         // without touching the network.
         client().unwrap();
+    }
+
+    /// A one-shot HTTP/1.1 server on loopback: answers `head` + `body` to the first request
+    /// and hands back the request head it received.
+    async fn serve_once(head: String, body: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", l.local_addr().unwrap());
+        let h = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "client closed before sending a request");
+                req.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(head.as_bytes()).await.unwrap();
+            // The client may hang up early (size cap): write errors are expected then.
+            let _ = s.write_all(&body).await;
+            let _ = s.shutdown().await;
+            String::from_utf8_lossy(&req).into_owned()
+        });
+        (url, h)
+    }
+
+    /// The production settings without https_only: the fetch logic against a local server.
+    fn test_client() -> reqwest::Client {
+        common().build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn fetch_sends_the_reseed_request_and_returns_the_body() {
+        let body = b"I2Psu3 pretend".to_vec();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let (base, server) = serve_once(head, body.clone()).await;
+        let got = fetch(&test_client(), &su3_url(&base, 7), 1024)
+            .await
+            .unwrap();
+        assert_eq!(got, body);
+        let req = server.await.unwrap();
+        assert!(
+            req.starts_with("GET /i2pseeds.su3?netid=7 HTTP/1.1\r\n"),
+            "{req}"
+        );
+        assert!(
+            req.to_ascii_lowercase()
+                .contains("user-agent: wget/1.11.4\r\n"),
+            "{req}"
+        );
+    }
+
+    #[tokio::test]
+    async fn fetch_refuses_errors_and_oversized_bodies() {
+        let (base, _s) = serve_once(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+            vec![],
+        )
+        .await;
+        let e = fetch(&test_client(), &su3_url(&base, 2), 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FetchError::Status { status: 404, .. }), "{e}");
+
+        // Declared too large: refused from the header.
+        let (base, _s) = serve_once(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n".into(),
+            vec![0; 5000],
+        )
+        .await;
+        let e = fetch(&test_client(), &su3_url(&base, 2), 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FetchError::TooLarge { max: 1024, .. }), "{e}");
+
+        // No length (body until close): refused while streaming.
+        let (base, _s) = serve_once(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".into(),
+            vec![0; 5000],
+        )
+        .await;
+        let e = fetch(&test_client(), &su3_url(&base, 2), 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FetchError::TooLarge { max: 1024, .. }), "{e}");
     }
 
     #[tokio::test]
