@@ -133,6 +133,10 @@ pub struct ReseedConfig {
     pub urls: Vec<String>,
     /// Local reseed sources: folders of routerInfo-*.dat, .zip or .su3 files.
     pub files: Vec<PathBuf>,
+    /// Trusted su3 signer certificates: PEM X.509 files or folders of `*.crt`
+    /// (e.g. i2pd's `/usr/share/i2pd/certificates/reseed`). su3 bundles, and so every HTTPS
+    /// reseed, need the signer's certificate here.
+    pub certificates: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,8 +408,7 @@ fn apply_env(tree: &mut Value, var: &str, value: &str) -> Result<(), ConfigError
     }
     // A comma-separated value becomes a list only where the default is a list, so that a
     // comma inside a scalar (a log filter) stays intact.
-    let is_list =
-        matches!(path.as_slice(), [a, b] if a == "reseed" && (b == "urls" || b == "files"));
+    let is_list = matches!(path.as_slice(), [a, b] if a == "reseed" && (b == "urls" || b == "files" || b == "certificates"));
     let parsed = if is_list {
         Value::Sequence(
             value
@@ -491,6 +494,10 @@ mod tests {
                     "https://a.example/, https://b.example/",
                 ),
                 ("FLOODGATE_HOST", "198.18.0.5"),
+                (
+                    "FLOODGATE_RESEED__CERTIFICATES",
+                    "/etc/certs/a.crt,/etc/certs/b",
+                ),
                 ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug"),
                 ("FLOODGATE_CONFIG", "ignored.yaml"),
                 ("FLOODGATE_PORT", "tcp://10.0.0.1:7670"),
@@ -511,6 +518,13 @@ mod tests {
         assert_eq!(
             c.reseed.urls,
             vec!["https://a.example/", "https://b.example/"]
+        );
+        assert_eq!(
+            c.reseed.certificates,
+            vec![
+                PathBuf::from("/etc/certs/a.crt"),
+                PathBuf::from("/etc/certs/b")
+            ]
         );
         assert_eq!(c.host, Some("198.18.0.5".parse().unwrap()));
         assert_eq!(c.log.level, "info,floodgate=debug");

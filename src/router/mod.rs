@@ -11,6 +11,8 @@ use crate::netdb::NetDb;
 use crate::netdb::floodfill::{
     EXPIRY_SWEEP_INTERVAL, NetDbOptions, ROUTER_INFO_REPUBLISH_INTERVAL,
 };
+use crate::netdb::reseed::certs::CertStore;
+use crate::netdb::reseed::{ReseedMetrics, ReseedPlan, reseed};
 use crate::ops::http::{OpsServer, OpsState};
 use crate::ops::metrics::Metrics;
 use crate::ops::status::{IdentitySummary, RouterStatus};
@@ -50,6 +52,8 @@ pub enum RouterError {
     NetDb(String),
     #[error("ntcp2.port {port}: cannot listen: {source}")]
     Ntcp2Bind { port: u16, source: std::io::Error },
+    #[error(transparent)]
+    ReseedCertificates(#[from] crate::netdb::reseed::certs::CertError),
 }
 
 /// The router's identity as prepared at start-up.
@@ -261,19 +265,50 @@ async fn start_rooms(
         .map_err(|e| RouterError::NetDb(e.to_string()))?
         .map_err(|e| RouterError::NetDb(e.to_string()))?;
 
-    if !cfg.reseed.files.is_empty() {
-        let held = netdb.counts().0;
-        if held < cfg.readiness.min_router_infos.max(RESEED_BELOW) as usize {
-            let report =
-                crate::netdb::reseed::reseed_from_files(&netdb, &cfg.reseed.files, cfg.net_id)
-                    .await
-                    .map_err(|e| RouterError::NetDb(e.to_string()))?;
-            info!(
-                loaded = report.loaded,
-                rejected = report.rejected.len(),
-                "reseeded from files"
+    // Reseed when the netDb is too small: files first, then HTTPS servers. Only an unusable
+    // certificate configuration stops the start; a reseed that finds nothing is a warning.
+    let reseed_metrics = ReseedMetrics::register(metrics.registry());
+    let cert_paths = cfg.reseed.certificates.clone();
+    let certs = tokio::task::spawn_blocking(move || CertStore::load(&cert_paths))
+        .await
+        .map_err(|e| RouterError::NetDb(e.to_string()))??;
+    if !certs.is_empty() {
+        info!(signers = certs.len(), "reseed signer certificates loaded");
+    }
+    let certs = Arc::new(certs);
+    let target = cfg.readiness.min_router_infos.max(RESEED_BELOW) as usize;
+    let held = netdb.counts().0;
+    let sources = cfg.reseed.files.len() + cfg.reseed.urls.len();
+    if held < target && sources > 0 {
+        if !cfg.reseed.urls.is_empty() && certs.is_empty() {
+            warn!(
+                "reseed.urls is set but reseed.certificates is empty: every su3 bundle will be \
+                 refused (point it at e.g. /usr/share/i2pd/certificates/reseed)"
             );
         }
+        let plan = ReseedPlan {
+            files: cfg.reseed.files.clone(),
+            urls: cfg.reseed.urls.clone(),
+            certs,
+            net_id: cfg.net_id,
+            target,
+        };
+        let report = reseed(&netdb, &plan, &reseed_metrics).await;
+        let held = netdb.counts().0;
+        if held < target {
+            warn!(
+                held,
+                target,
+                loaded = report.loaded,
+                failed_sources = report.failed.len(),
+                "netDb still below the reseed target after reseeding; continuing with what we have"
+            );
+        }
+    } else if held < target {
+        warn!(
+            held,
+            target, "netDb is small and no reseed source is configured (reseed.files, reseed.urls)"
+        );
     }
 
     // Transports.

@@ -17,7 +17,9 @@ pub mod mapping;
 mod reader;
 pub mod router_address;
 pub mod router_info;
+pub mod su3;
 pub mod verify;
+pub mod zip;
 
 pub use certificate::{Certificate, KeyCertificate};
 pub use date::Date;
