@@ -842,6 +842,46 @@ fn floodfill_stores_and_serves_lease_sets_from_garlic() {
         ) >= 1.0,
         "{metrics}"
     );
+
+    // 3b. floodgate floods the LeaseSet to the other floodfills: its flood counter rises and an
+    // i2pd floodfill lists the LeaseSet in its netDb.
+    let b32_hash = b32.trim_end_matches(".b32.i2p").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let holders = loop {
+        let floods = metric_sum(
+            &fg.get("/metrics"),
+            "floodgate_netdb_flood_sends_total",
+            &[],
+        );
+        let holders: Vec<u32> = (1..=FLOODFILLS)
+            .filter(|&k| {
+                let out = run_harness(&[
+                    "exec",
+                    &tn.arg(),
+                    "--",
+                    "curl",
+                    "-s",
+                    "--max-time",
+                    "5",
+                    &format!("http://198.18.0.{k}:7070/?page=leasesets"),
+                ]);
+                String::from_utf8_lossy(&out.stdout).contains(&b32_hash)
+            })
+            .collect();
+        if floods >= 1.0 && !holders.is_empty() {
+            eprintln!(
+                "flooded: {floods} flood sends; i2pd floodfills holding the LeaseSet: {holders:?}"
+            );
+            break holders;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the LeaseSet did not reach an i2pd floodfill within 60 s (flood sends {floods}, holders {holders:?})\n{}",
+            fg.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    };
+    assert!(!holders.is_empty());
     let found_before = metric_sum(
         &metrics,
         "floodgate_netdb_lookups_total",
