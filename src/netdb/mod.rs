@@ -8,6 +8,7 @@ pub mod index;
 pub mod metrics;
 pub mod reply;
 pub mod reseed;
+pub mod search;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod testkit;

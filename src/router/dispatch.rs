@@ -18,9 +18,7 @@ use super::now_ms;
 use crate::crypto::ecies_router::GarlicKeys;
 use crate::netdb::{Action, NetDb};
 use crate::ops::metrics::reg;
-use crate::transport::manager::{
-    ConnectTarget, PeerDirectory, PeerEvent, RouterHash, TransportManager,
-};
+use crate::transport::manager::{ConnectTarget, PeerEvent, RouterHash, TransportManager};
 use crate::tunnel::shard::{Submitted, Transit, TransitSink};
 use crate::wire::Writer;
 use crate::wire::garlic::{Clove, DeliveryInstructions};
@@ -116,16 +114,6 @@ impl PendingAcks {
     }
 }
 
-/// The netDb as the transport manager's address book.
-pub struct NetDbDirectory(pub NetDb);
-
-impl PeerDirectory for NetDbDirectory {
-    fn ntcp2_target(&self, peer: &RouterHash) -> Option<ConnectTarget> {
-        let ri = self.0.router_info(peer)?;
-        ntcp2_target(&ri)
-    }
-}
-
 /// The first usable published NTCP2 address of a RouterInfo (host, port, `s`, `i`, version 2).
 pub fn ntcp2_target(ri: &RouterInfo) -> Option<ConnectTarget> {
     ri.addresses()
@@ -162,6 +150,8 @@ pub struct Dispatcher {
     pub garlic: Arc<GarlicKeys>,
     /// The transit room: tunnel data and build requests go there first.
     pub transit: Option<Transit>,
+    /// Our own searches for RouterInfos (answers to them arrive here).
+    pub search: Arc<super::search::PeerSearch>,
 }
 
 impl Dispatcher {
@@ -246,6 +236,7 @@ impl Dispatcher {
                 self.netdb
                     .insert_verified_router_info(ri.into_inner())
                     .await;
+                self.search.on_router_info(&peer);
             }
             Ok(Ok(_)) => {
                 self.manager
@@ -314,8 +305,12 @@ impl Dispatcher {
                 // Each store runs on its own task: it may wait for an fsync before its
                 // DeliveryStatus, and that must not hold up other peers' messages.
                 tokio::spawn(async move {
+                    let key = store.key;
                     let out = d.netdb.on_database_store(peer, store, true, now_ms()).await;
                     d.execute(out.actions);
+                    if d.netdb.router_info(&key).is_some() {
+                        d.search.on_router_info(&key);
+                    }
                 });
             }
             I2npBody::DatabaseLookup(lookup) => {
@@ -345,6 +340,10 @@ impl Dispatcher {
                 }
                 self.count(ty_label, "handled");
                 self.on_garlic(peer, &garlic.data, now);
+            }
+            I2npBody::DatabaseSearchReply(reply) => {
+                let ours = self.search.on_search_reply(&peer, &reply);
+                self.count(ty_label, if ours { "handled" } else { "unhandled" });
             }
             _ => self.count(ty_label, "unhandled"),
         }
@@ -583,7 +582,14 @@ mod tests {
             status.clone(),
             tx,
         );
+        let search = super::super::search::PeerSearch::new(
+            netdb.clone(),
+            crate::netdb::search::SearchLimits::default(),
+            super::super::search::SearchMetrics::new(&registry),
+        );
+        search.set_manager(manager.clone());
         let d = Dispatcher {
+            search,
             netdb,
             manager,
             metrics: DispatchMetrics::new(&registry),

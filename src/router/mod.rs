@@ -2,6 +2,7 @@
 //! start-up, drain on SIGTERM and shutdown.
 
 pub mod dispatch;
+pub mod search;
 
 use crate::config::Config;
 use crate::identity::{
@@ -23,7 +24,8 @@ use crate::transport::ntcp2::session::{Ntcp2Connector, Ntcp2Context, bind_listen
 use crate::transport::ntcp2::{LocalKeys, ReplayCache};
 use crate::tunnel::shard::{Transit, TransitParams};
 use bytes::Bytes;
-use dispatch::{DispatchMetrics, Dispatcher, NetDbDirectory, PendingAcks, TransitOutput};
+use dispatch::{DispatchMetrics, Dispatcher, PendingAcks, TransitOutput};
+use search::{NetDbDirectory, PeerSearch, SearchMetrics};
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -320,7 +322,16 @@ async fn start_rooms(
         status.clone(),
         events_tx,
     );
-    manager.set_directory(Arc::new(NetDbDirectory(netdb.clone())));
+    let search = PeerSearch::new(
+        netdb.clone(),
+        crate::netdb::search::SearchLimits::default(),
+        SearchMetrics::new(metrics.registry()),
+    );
+    search.set_manager(manager.clone());
+    manager.set_directory(Arc::new(NetDbDirectory {
+        netdb: netdb.clone(),
+        search: search.clone(),
+    }));
     let local = Arc::new(LocalKeys::new(
         x25519_dalek::StaticSecret::from(*id.keys.ntcp2_static_secret),
         our_hash,
@@ -386,8 +397,10 @@ async fn start_rooms(
             *id.keys.encryption_secret,
         )),
         transit,
+        search: search.clone(),
     };
     tasks.push(tokio::spawn(dispatcher.clone().run(events_rx)));
+    tasks.push(tokio::spawn(search_expiry_loop(search)));
     tasks.push(tokio::spawn(publish_loop(
         cfg.clone(),
         id,
@@ -454,6 +467,15 @@ const RESEED_BELOW: u32 = 50;
 const PUBLISH_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Retry interval while no floodfill is known.
 const PUBLISH_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Ends searches that ran past their deadline (their held messages are dropped).
+async fn search_expiry_loop(search: Arc<PeerSearch>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        search.expire();
+    }
+}
 
 async fn expiry_loop(netdb: NetDb) {
     loop {

@@ -86,6 +86,15 @@ pub struct ConnectTarget {
 /// The netDb side: addresses of peers we may connect to.
 pub trait PeerDirectory: Send + Sync {
     fn ntcp2_target(&self, peer: &RouterHash) -> Option<ConnectTarget>;
+
+    /// We hold no address for `peer`: start searching the network for its RouterInfo. True
+    /// when a search runs (new or already running); the manager then holds the peer's
+    /// messages until [`TransportManager::peer_resolved`] or
+    /// [`TransportManager::resolve_failed`]. Must not call back into the manager's send path
+    /// synchronously with a lock held (it is called without the manager's locks).
+    fn resolve(&self, _peer: &RouterHash) -> bool {
+        false
+    }
 }
 
 /// The transport side: start an outbound connection (non-blocking; the session registers itself
@@ -115,6 +124,8 @@ pub struct DuplicateSession;
 struct Inner {
     sessions: Mutex<HashMap<RouterHash, SessionEntry>>,
     pending: Mutex<HashMap<RouterHash, Vec<SessionCommand>>>,
+    /// Peers whose RouterInfo is being searched; their messages wait in `pending`.
+    resolving: Mutex<std::collections::HashSet<RouterHash>>,
     next_id: AtomicU64,
     directory: OnceLock<Arc<dyn PeerDirectory>>,
     connector: OnceLock<Arc<dyn Connector>>,
@@ -161,6 +172,7 @@ impl TransportManager {
             inner: Arc::new(Inner {
                 sessions: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashMap::new()),
+                resolving: Mutex::new(std::collections::HashSet::new()),
                 next_id: AtomicU64::new(1),
                 directory: OnceLock::new(),
                 connector: OnceLock::new(),
@@ -340,18 +352,94 @@ impl TransportManager {
             .directory
             .get()
             .and_then(|d| d.ntcp2_target(peer));
-        let (Some(target), Some(connector)) = (target, self.inner.connector.get()) else {
+        let Some(connector) = self.inner.connector.get() else {
+            return self.drop_no_address();
+        };
+        let Some(target) = target else {
+            // Unknown peer: hold the message while the netDb searches for its RouterInfo.
+            // The directory is called without our locks (it sends lookups through us).
+            let Some(directory) = self.inner.directory.get().cloned() else {
+                return self.drop_no_address();
+            };
+            pending.insert(*peer, vec![cmd]);
+            self.resolving_set().insert(*peer);
+            drop(pending);
+            if directory.resolve(peer) {
+                return SendOutcome::Connecting;
+            }
+            self.resolving_set().remove(peer);
+            let n = self.pending().remove(peer).map_or(0, |q| q.len() as u64);
             self.inner
                 .metrics
                 .queue_drops
                 .with_label_values(&["no_address"])
-                .inc();
+                .inc_by(n);
             return SendOutcome::Dropped("no_address");
         };
         pending.insert(*peer, vec![cmd]);
         drop(pending);
         connector.connect(target);
         SendOutcome::Connecting
+    }
+
+    fn drop_no_address(&self) -> SendOutcome {
+        self.inner
+            .metrics
+            .queue_drops
+            .with_label_values(&["no_address"])
+            .inc();
+        SendOutcome::Dropped("no_address")
+    }
+
+    fn resolving_set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<RouterHash>> {
+        self.inner
+            .resolving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The search for `peer`'s RouterInfo succeeded (it is in the directory now): connect and
+    /// let the held messages follow.
+    pub fn peer_resolved(&self, peer: &RouterHash) {
+        if !self.resolving_set().remove(peer) {
+            return;
+        }
+        if self.is_connected(peer) {
+            // The peer connected to us meanwhile; registration flushed the queue.
+            return;
+        }
+        let target = self
+            .inner
+            .directory
+            .get()
+            .and_then(|d| d.ntcp2_target(peer));
+        match (target, self.inner.connector.get()) {
+            (Some(t), Some(c)) => c.connect(t),
+            _ => {
+                // Found, but without an NTCP2 address we can use.
+                if let Some(q) = self.pending().remove(peer) {
+                    self.inner
+                        .metrics
+                        .queue_drops
+                        .with_label_values(&["no_address"])
+                        .inc_by(q.len() as u64);
+                }
+            }
+        }
+    }
+
+    /// The search for `peer`'s RouterInfo failed: drop what waited for it.
+    pub fn resolve_failed(&self, peer: &RouterHash) {
+        if !self.resolving_set().remove(peer) {
+            return;
+        }
+        if let Some(q) = self.pending().remove(peer) {
+            self.inner
+                .metrics
+                .queue_drops
+                .with_label_values(&["lookup_failed"])
+                .inc_by(q.len() as u64);
+        }
     }
 
     /// Ask every session to close (router shutdown).
