@@ -117,6 +117,10 @@ pub struct TransitConfig {
     pub bandwidth_kbps: u32,
     /// Share of the bandwidth offered to transit tunnels, percent.
     pub share_percent: u8,
+    /// After SIGTERM, keep forwarding the transit tunnels we carry (accepting no new ones)
+    /// until they expire or this many seconds pass; 0 stops at once. A second signal stops at
+    /// once too.
+    pub drain_seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +204,9 @@ impl Default for TransitConfig {
             max_tunnels: 10_000,
             bandwidth_kbps: 10_240,
             share_percent: 80,
+            // Tunnels live 10 minutes; 540 s lets nearly all of them finish and still exits
+            // before Kubernetes' default terminationGracePeriodSeconds in the chart (600).
+            drain_seconds: 540,
         }
     }
 }

@@ -457,6 +457,9 @@ fn floodgate_env() -> Vec<(&'static str, String)> {
         ),
         ("FLOODGATE_FLOODFILL", "true".into()),
         ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug".into()),
+        // i2pd builds exploratory tunnels through floodgate: without this every stop would
+        // wait for them (the transit test checks the drain with its own value).
+        ("FLOODGATE_TRANSIT__DRAIN_SECONDS", "0".into()),
     ]
 }
 
@@ -1019,7 +1022,8 @@ fn transit_tunnels_carry_http_through_every_role() {
     let _one = lock();
     let tn = Testnet::new();
     let fg_dir = tn.path().join("floodgate");
-    let env = floodgate_env();
+    let mut env = floodgate_env();
+    env.push(("FLOODGATE_TRANSIT__DRAIN_SECONDS", "120".into()));
     let (fg_hash, ri_arg) = floodgate_keys(&fg_dir, &env);
     let mut fg = tn.up_floodgate_first(&["--reseed-ri", &ri_arg], &fg_dir, &env);
     let r1 = router_hash(&tn, 1);
@@ -1208,7 +1212,61 @@ fn transit_tunnels_carry_http_through_every_role() {
     let dead = dead_routers(&tn);
     assert!(dead.is_empty(), "i2pd routers {dead:?} died");
 
-    // 5. Clean up.
+    // 5. Drain: SIGTERM withdraws readiness and refuses new tunnels, but the tunnels floodgate
+    // carries keep forwarding: the site still downloads through them. A second SIGTERM stops.
+    let pid = fg.child.id().to_string();
+    let term = || {
+        let st = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(st.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    };
+    term();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        matches!(fg.child.try_wait(), Ok(None)),
+        "floodgate exited at the first SIGTERM although it carries tunnels:\n{}",
+        fg.log_text()
+    );
+    let readyz = fg.get("/readyz");
+    assert!(
+        readyz.contains("draining"),
+        "readyz while draining: {readyz}"
+    );
+    let before = fg.get("/metrics");
+    let (ok, said) = fetch();
+    assert!(
+        ok,
+        "download during the drain failed: {said}\n{}",
+        fg.log_text()
+    );
+    let after = fg.get("/metrics");
+    let moved = role_traffic(&after, "participant").bytes_out
+        - role_traffic(&before, "participant").bytes_out;
+    assert!(
+        moved >= len,
+        "the download during the drain did not cross floodgate ({moved} B)"
+    );
+    eprintln!("during the drain: {said}; participant forwarded {moved} B");
+    let tunnels_left = metric_sum(&after, "floodgate_transit_tunnels", &[]);
+    assert!(tunnels_left >= 1.0, "{after}");
+    term();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let st = loop {
+        if let Ok(Some(st)) = fg.child.try_wait() {
+            break st;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "floodgate did not stop at the second SIGTERM:\n{}",
+            fg.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(st.success(), "floodgate exit {st}\n{}", fg.log_text());
+    let log = fg.log_text();
+    assert!(log.contains("draining transit tunnels"), "{log}");
+    assert!(log.contains("drain cut short by a second signal"), "{log}");
+
+    // 6. Clean up.
     drop(web);
     let st = fg.stop();
     assert!(st.success(), "floodgate exit {st}\n{}", fg.log_text());

@@ -112,17 +112,19 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
     })
 }
 
-/// Run until SIGTERM/SIGINT.
+/// Run until SIGTERM/SIGINT (then drain transit tunnels; a second signal ends the drain).
 pub async fn run(cfg: Config) -> Result<(), RouterError> {
     let shutdown = CancellationToken::new();
-    let signals = spawn_signal_watcher(shutdown.clone())?;
-    let result = run_until(cfg, shutdown).await;
+    let force = CancellationToken::new();
+    let signals = spawn_signal_watcher(shutdown.clone(), force.clone())?;
+    let result = run_until_with_drain(cfg, shutdown, force).await;
     signals.abort();
     result
 }
 
 fn spawn_signal_watcher(
-    token: CancellationToken,
+    shutdown: CancellationToken,
+    force: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, RouterError> {
     #[cfg(unix)]
     {
@@ -130,24 +132,43 @@ fn spawn_signal_watcher(
         let mut term = signal(SignalKind::terminate()).map_err(RouterError::Signals)?;
         let mut int = signal(SignalKind::interrupt()).map_err(RouterError::Signals)?;
         Ok(tokio::spawn(async move {
-            tokio::select! {
-                _ = term.recv() => info!(signal = "SIGTERM", "shutdown requested"),
-                _ = int.recv() => info!(signal = "SIGINT", "shutdown requested"),
+            // First signal: drain. Second: stop now.
+            for token in [shutdown, force] {
+                tokio::select! {
+                    _ = term.recv() => info!(signal = "SIGTERM", "shutdown requested"),
+                    _ = int.recv() => info!(signal = "SIGINT", "shutdown requested"),
+                }
+                token.cancel();
             }
-            token.cancel();
         }))
     }
     #[cfg(not(unix))]
     {
         Ok(tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
-            token.cancel();
+            shutdown.cancel();
+            let _ = tokio::signal::ctrl_c().await;
+            force.cancel();
         }))
     }
 }
 
-/// Run until `shutdown` is cancelled (tests drive this directly).
+/// Run until `shutdown` is cancelled (tests drive this directly); no transit drain.
 pub async fn run_until(cfg: Config, shutdown: CancellationToken) -> Result<(), RouterError> {
+    let force = CancellationToken::new();
+    force.cancel();
+    run_until_with_drain(cfg, shutdown, force).await
+}
+
+/// Run until `shutdown` is cancelled, then drain: withdraw readiness, refuse new transit
+/// tunnels (admission and our published congestion cap follow the drain flag) and keep
+/// forwarding the existing ones until none is left, `transit.drain_seconds` pass or `force`
+/// is cancelled.
+pub async fn run_until_with_drain(
+    cfg: Config,
+    shutdown: CancellationToken,
+    force: CancellationToken,
+) -> Result<(), RouterError> {
     let metrics = Metrics::new();
     let status = Arc::new(RouterStatus::new());
     metrics.start_time_seconds.set(status.started_unix() as i64);
@@ -176,26 +197,32 @@ pub async fn run_until(cfg: Config, shutdown: CancellationToken) -> Result<(), R
         status: status.clone(),
         metrics: metrics.clone(),
     };
-    let ops_task = tokio::spawn(ops.serve(ops_state, shutdown.child_token()));
+    // `shutdown` starts the drain; `stop` ends what must keep running during it: the ops
+    // server (probes, metrics of the drain), sessions and listeners (transit still flows).
+    let stop = CancellationToken::new();
+    let ops_task = tokio::spawn(ops.serve(ops_state, stop.child_token()));
     info!(%ops_addr, "ops HTTP server listening");
 
-    let started = start_rooms(&cfg, &metrics, &status, &shutdown)
+    let started = start_rooms(&cfg, &metrics, &status, &stop)
         .instrument(info_span!("router.startup"))
         .await;
     let rooms = match started {
         Ok(r) => r,
         Err(e) => {
-            shutdown.cancel();
+            stop.cancel();
             let _ = ops_task.await;
             return Err(e);
         }
     };
 
     shutdown.cancelled().await;
+    let drain_for = std::time::Duration::from_secs(u64::from(cfg.transit.drain_seconds));
     async {
         status.start_draining();
         info!("draining: readiness withdrawn");
+        drain_transit(&status, drain_for, &force).await;
         rooms.stop().await;
+        stop.cancel();
     }
     .instrument(info_span!("router.drain"))
     .await;
@@ -206,6 +233,53 @@ pub async fn run_until(cfg: Config, shutdown: CancellationToken) -> Result<(), R
     }
     info!("stopped");
     Ok(())
+}
+
+/// Wait while transit tunnels we carry are alive (they expire on their own; new ones are
+/// refused while draining), at most `limit`, or until `force`.
+async fn drain_transit(
+    status: &RouterStatus,
+    limit: std::time::Duration,
+    force: &CancellationToken,
+) {
+    use std::sync::atomic::Ordering;
+    let tunnels = || status.transit_tunnels.load(Ordering::Relaxed);
+    if tunnels() == 0 || limit.is_zero() || force.is_cancelled() {
+        return;
+    }
+    info!(
+        tunnels = tunnels(),
+        limit_s = limit.as_secs(),
+        "draining transit tunnels (send the signal again to stop now)"
+    );
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut last_log = tokio::time::Instant::now();
+    loop {
+        let left = tunnels();
+        if left == 0 {
+            info!("drain complete: no transit tunnel left");
+            return;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            info!(
+                tunnels = left,
+                "drain time is up; stopping with tunnels left"
+            );
+            return;
+        }
+        if now - last_log >= std::time::Duration::from_secs(30) {
+            info!(tunnels = left, "draining transit tunnels");
+            last_log = now;
+        }
+        tokio::select! {
+            _ = force.cancelled() => {
+                info!(tunnels = left, "drain cut short by a second signal");
+                return;
+            }
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1).min(deadline - now)) => {}
+        }
+    }
 }
 
 /// The running rooms, kept for an orderly stop.
@@ -426,13 +500,33 @@ async fn publish_loop(
     dispatcher: Dispatcher,
     metrics: Metrics,
 ) {
-    // A first publication once sessions had a moment to come up, then at the spec interval.
-    let mut delay = PUBLISH_FIRST_DELAY;
+    // A first publication once sessions had a moment to come up, then at the spec interval,
+    // and sooner when our congestion cap (D/E/G) changes: a cap only helps creators avoid us
+    // if it is current. Cap changes are republished at most every CONGESTION_REPUBLISH_MIN,
+    // except the drain's G, which goes out at once.
+    tokio::time::sleep(PUBLISH_FIRST_DELAY).await;
+    let mut due = tokio::time::Instant::now();
+    let mut last_publish: Option<tokio::time::Instant> = None;
+    let mut last_cap: Option<char> = None;
     loop {
-        tokio::time::sleep(delay).await;
-        delay = ROUTER_INFO_REPUBLISH_INTERVAL;
+        let cap = dispatcher.transit.as_ref().and_then(|t| t.congestion_cap());
+        let now = tokio::time::Instant::now();
+        let cap_changed = last_publish.is_some() && cap != last_cap;
+        let cap_due = cap_changed
+            && (dispatcher.status.is_draining()
+                || last_publish.is_some_and(|t| now - t >= CONGESTION_REPUBLISH_MIN));
+        if now < due && !cap_due {
+            tokio::time::sleep(PUBLISH_TICK.min(due - now)).await;
+            continue;
+        }
+        if cap_due {
+            info!(cap = ?cap, "congestion cap changed: republishing our RouterInfo");
+        }
+        last_publish = Some(now);
+        last_cap = cap;
+        due = now + ROUTER_INFO_REPUBLISH_INTERVAL;
         let mut params = id.params.clone();
-        params.congestion = dispatcher.transit.as_ref().and_then(|t| t.congestion_cap());
+        params.congestion = cap;
         let ri = match build_router_info(&id.keys, &params, now_ms()) {
             Ok(ri) => ri,
             Err(e) => {
@@ -454,7 +548,7 @@ async fn publish_loop(
         }
         if publication.actions.is_empty() {
             // No floodfill known yet: try again soon rather than in half an hour.
-            delay = PUBLISH_RETRY_DELAY;
+            due = now + PUBLISH_RETRY_DELAY;
         }
         dispatcher.execute(publication.actions);
     }
@@ -465,6 +559,11 @@ const RESEED_BELOW: u32 = 50;
 
 /// First RouterInfo publication after start (sessions from seeding come up meanwhile).
 const PUBLISH_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the publisher looks at the congestion cap.
+const PUBLISH_TICK: std::time::Duration = std::time::Duration::from_secs(10);
+/// Least time between two publications caused by congestion cap changes (a router oscillating
+/// around a threshold must not flood the floodfills with RouterInfos).
+const CONGESTION_REPUBLISH_MIN: std::time::Duration = std::time::Duration::from_secs(300);
 /// Retry interval while no floodfill is known.
 const PUBLISH_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(30);
 

@@ -126,6 +126,8 @@ struct Inner {
     pending: Mutex<HashMap<RouterHash, Vec<SessionCommand>>>,
     /// Peers whose RouterInfo is being searched; their messages wait in `pending`.
     resolving: Mutex<std::collections::HashSet<RouterHash>>,
+    /// Set by [`TransportManager::terminate_all`]: no new sessions or connections after it.
+    closing: std::sync::atomic::AtomicBool,
     next_id: AtomicU64,
     directory: OnceLock<Arc<dyn PeerDirectory>>,
     connector: OnceLock<Arc<dyn Connector>>,
@@ -173,6 +175,7 @@ impl TransportManager {
                 sessions: Mutex::new(HashMap::new()),
                 pending: Mutex::new(HashMap::new()),
                 resolving: Mutex::new(std::collections::HashSet::new()),
+                closing: std::sync::atomic::AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
                 directory: OnceLock::new(),
                 connector: OnceLock::new(),
@@ -236,6 +239,10 @@ impl TransportManager {
         direction: Direction,
         tx: mpsc::Sender<SessionCommand>,
     ) -> Result<Registration, DuplicateSession> {
+        if self.inner.closing.load(Ordering::Relaxed) {
+            // The router is stopping: a session that completes its handshake now is closed.
+            return Err(DuplicateSession);
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut s = self.sessions();
@@ -318,6 +325,14 @@ impl TransportManager {
             return SendOutcome::Dropped("to_self");
         }
         let tx = self.sessions().get(peer).map(|e| e.tx.clone());
+        if tx.is_none() && self.inner.closing.load(Ordering::Relaxed) {
+            self.inner
+                .metrics
+                .queue_drops
+                .with_label_values(&["shutting_down"])
+                .inc();
+            return SendOutcome::Dropped("shutting_down");
+        }
         let cmd = match tx {
             Some(tx) => match tx.try_send(cmd) {
                 Ok(()) => return SendOutcome::Queued,
@@ -444,6 +459,7 @@ impl TransportManager {
 
     /// Ask every session to close (router shutdown).
     pub fn terminate_all(&self, reason: u8) {
+        self.inner.closing.store(true, Ordering::Relaxed);
         for e in self.sessions().values() {
             let _ = e.tx.try_send(SessionCommand::Terminate(reason));
         }

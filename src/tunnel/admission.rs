@@ -398,6 +398,7 @@ mod tests {
             max_tunnels: 10_000,
             bandwidth_kbps: 1000,
             share_percent: 50,
+            drain_seconds: 0,
         });
         assert_eq!(c.share_bps, 512_000);
         assert_eq!(c.global_rate, 50.0);
