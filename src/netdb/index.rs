@@ -145,7 +145,46 @@ pub struct LeaseSetEntry {
 /// declare itself unreachable or hidden (a floodfill nobody can connect to cannot receive
 /// floods, and listing it would send lookups into a void).
 pub fn is_usable_floodfill(ri: &RouterInfo) -> bool {
-    ri.is_floodfill() && !ri.has_cap('U') && !ri.has_cap('H')
+    ri.is_floodfill()
+        && !ri.has_cap('U')
+        && !ri.has_cap('H')
+        // DSA-SHA1 floodfills are refused by i2pd and Java I2P alike; stores sent there would
+        // not spread.
+        && ri.identity().sig_type() != crate::wire::keys::SigType::DsaSha1
+        && version_at_least(ri.version(), MIN_FLOODFILL_VERSION)
+        && has_direct_ntcp2(ri)
+}
+
+/// Floodfills older than this are left out: they predate LeaseSet2 and ECIES lookups (Java
+/// I2P's floodfill selection uses the same cut-off).
+pub const MIN_FLOODFILL_VERSION: (u32, u32, u32) = (0, 9, 38);
+
+/// `router.version` `a.b.c` at least `min` (a missing or malformed version is not).
+pub fn version_at_least(v: Option<&str>, min: (u32, u32, u32)) -> bool {
+    let Some(v) = v else { return false };
+    let mut it = v.split('.').map(|p| p.trim().parse::<u32>());
+    match (it.next(), it.next(), it.next()) {
+        (Some(Ok(a)), Some(Ok(b)), c) => {
+            let c = match c {
+                Some(Ok(c)) => c,
+                None => 0,
+                Some(Err(_)) => return false,
+            };
+            (a, b, c) >= min
+        }
+        _ => false,
+    }
+}
+
+/// A published NTCP2 address we can dial (host, port and static key): floodgate speaks only
+/// NTCP2, so a floodfill reachable only over SSU2 or introducers is of no use to us.
+fn has_direct_ntcp2(ri: &RouterInfo) -> bool {
+    ri.addresses().iter().any(|a| {
+        a.transport() == "NTCP2"
+            && a.ip().is_some()
+            && a.port().is_some()
+            && a.static_key().is_some()
+    })
 }
 
 /// A set of hashes with O(1) insert/remove and a dense vector for fast scans.
@@ -336,6 +375,58 @@ impl NetDbIndex {
         excluded: &HashSet<Hash>,
     ) -> Vec<Hash> {
         k_closest(&self.non_floodfills.items, routing_key, k, excluded)
+    }
+}
+
+#[cfg(test)]
+mod usable_floodfill_tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        let min = MIN_FLOODFILL_VERSION;
+        assert!(version_at_least(Some("0.9.38"), min));
+        assert!(version_at_least(Some("0.9.67"), min));
+        assert!(version_at_least(Some("0.10"), min));
+        assert!(version_at_least(Some("1.0.0"), min));
+        assert!(!version_at_least(Some("0.9.37"), min));
+        assert!(!version_at_least(Some("0.9.9"), min));
+        assert!(!version_at_least(Some("0.9.x"), min));
+        assert!(!version_at_least(Some("garbage"), min));
+        assert!(!version_at_least(None, min));
+    }
+
+    #[test]
+    fn floodfills_need_the_cap_a_dialable_ntcp2_address_and_a_recent_version() {
+        let now = 1_700_000_000_000;
+        let ff = super::super::testkit::router(2, true, now);
+        assert!(is_usable_floodfill(&ff.info));
+        let plain = super::super::testkit::router(2, false, now);
+        assert!(!is_usable_floodfill(&plain.info));
+        // The same floodfill without a published address.
+        let params = crate::identity::RouterInfoParams {
+            net_id: 2,
+            floodfill: true,
+            shared_kbps: 2048,
+            host: None,
+            ntcp2_port: None,
+            router_version: "0.9.67",
+            congestion: None,
+        };
+        let hidden = crate::identity::build_router_info(&ff.keys, &params, now)
+            .unwrap()
+            .into_inner();
+        assert!(!is_usable_floodfill(&hidden));
+        let old = crate::identity::RouterInfoParams {
+            router_version: "0.9.30",
+            host: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            ntcp2_port: Some(12345),
+            ..params
+        };
+        let old = crate::identity::build_router_info(&ff.keys, &old, now)
+            .unwrap()
+            .into_inner();
+        assert!(!is_usable_floodfill(&old));
     }
 }
 
