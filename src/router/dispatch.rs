@@ -377,6 +377,23 @@ impl Dispatcher {
         }
     }
 
+    /// A message out of a garlic clove for us. Tunnel build requests come this way when a
+    /// creator builds an inbound tunnel whose first hop is us: the build travels its outbound
+    /// tunnel and is garlic-wrapped to our router key so that the OBEP cannot read it
+    /// (tunnel-creation-ecies.rst, "Garlic Encryption"). Those go to the transit room like
+    /// builds that arrive directly; the rest is handled as a message from `peer`.
+    fn on_clove_message(&self, peer: RouterHash, header: ShortHeader, body: Bytes) {
+        let (header, body) = if matches!(header.msg_type, 23 | 25) {
+            match self.to_transit(peer, header, body) {
+                Some(not_transit) => not_transit,
+                None => return,
+            }
+        } else {
+            (header, body)
+        };
+        self.on_message(peer, header, body, Via::Garlic);
+    }
+
     fn count_clove(&self, delivery: &DeliveryInstructions, outcome: &str) {
         self.metrics
             .cloves
@@ -398,12 +415,12 @@ impl Dispatcher {
         match delivery {
             DeliveryInstructions::Local => {
                 self.count_clove(&delivery, "dispatched");
-                self.on_message(peer, header, Bytes::from(body), Via::Garlic);
+                self.on_clove_message(peer, header, Bytes::from(body));
             }
             DeliveryInstructions::Router(to) if &to == self.manager.our_hash() => {
                 // Addressed to us by hash: the same as LOCAL.
                 self.count_clove(&delivery, "dispatched");
-                self.on_message(peer, header, Bytes::from(body), Via::Garlic);
+                self.on_clove_message(peer, header, Bytes::from(body));
             }
             DeliveryInstructions::Router(_) => {
                 // Forwarding would let anyone make us send a message to any router of their
