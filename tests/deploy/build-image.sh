@@ -7,7 +7,7 @@
 #    target x86_64-unknown-linux-gnu) at low priority into $CARGO_TARGET_DIR_STATIC (default
 #    /root/.cache/floodgate/target-static: crt-static changes every crate's flags, so it must not share
 #    the normal target dir). --no-cargo reuses dist/rootfs/floodgate as it is.
-# 2. copies it to dist/rootfs/floodgate (nothing else in dist/rootfs/) and runs `docker build --target runtime-local` (podman when there is no
+# 2. copies it, DWARF stripped, to dist/rootfs/floodgate (nothing else in dist/rootfs/) and runs `docker build --target runtime-local` (podman when there is no
 #    docker; both work offline since every stage up to runtime-local is FROM scratch).
 # 3. smoke test: checks the image (user, entrypoint, file list, size), starts it with a named volume and
 #    the ops port on 127.0.0.1, measures the time until /livez answers 200, fetches /readyz, /metrics,
@@ -45,7 +45,9 @@ if [ "$CARGO" = 1 ]; then
     cargo build --release --locked --target x86_64-unknown-linux-gnu --bin floodgate
   log "static release build: $(( $(date +%s) - t0 )) s"
   rm -rf dist/rootfs && mkdir -p dist/rootfs
-  cp "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/floodgate" dist/rootfs/floodgate
+  # DWARF off, ELF symbols kept (as the Dockerfile's from-source path does): RocksDB's C++ is built
+  # with full -g and would be ~370 MB of the image.
+  objcopy --strip-debug "$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/floodgate" dist/rootfs/floodgate
 fi
 [ -x dist/rootfs/floodgate ] || die "dist/rootfs/floodgate missing (run without --no-cargo)"
 [ "$(find dist/rootfs -mindepth 1 | sort | tr '\n' ' ')" = "dist/rootfs/floodgate " ] \
