@@ -316,7 +316,7 @@ def cmd_promql() -> None:
 # other, one NTCP2 session, no i2pd peers): the series behind them only appear once the event happens.
 MAY_BE_EMPTY = {
     "NTCP2 send queue drops": "no send queue overflows on an idle session",
-    "Parse errors by structure": "nobody sends malformed I2P structures (the junk probe fails the AEAD first)",
+    "Parse errors by structure": "nobody sends malformed I2P structures (the junk probe fails the handshake first)",
     "Tunnel build requests by result": "nobody builds tunnels through these routers (no i2pd peers)",
     "Tunnel build rejections by reason": "no tunnel build requests",
     "Tunnel build rejection ratio": "no tunnel build requests (0/0)",

@@ -76,7 +76,7 @@ cleanup() {
   [ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null
   if docker info >/dev/null 2>&1; then
     [ "$COMPOSE_UP" = 1 ] && compose down -v -t 30 >/dev/null 2>&1
-    docker rm -f "$ID-router" "$ID-peer" >/dev/null 2>&1
+    docker rm -f -v "$ID-router" "$ID-peer" >/dev/null 2>&1
     docker volume rm -f "$ID-router-data" "$ID-peer-data" >/dev/null 2>&1
     docker network rm "$ID" >/dev/null 2>&1
     docker rmi "$TAG" >/dev/null 2>&1
@@ -131,6 +131,7 @@ else
   docker info >/dev/null 2>&1 || { tail -20 "$WORK/dockerd.log" >&2; die "dockerd did not come up"; }
   log "started dockerd $(docker version --format '{{.Server.Version}}') (pid $DOCKERD_PID, data root $data_root, socket $DOCKER_HOST)"
 fi
+VOLUMES_BEFORE=$(docker volume ls -q | sort)
 VENV=${FLOODGATE_TOOLS_VENV:-$HOME/.cache/floodgate/deploy-venv}
 [ -x "$VENV/bin/python3" ] || python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv)"
 export PATH="$VENV/bin:$PATH"
@@ -236,7 +237,7 @@ want=$( { printf '%s\n' data/ etc/ etc/group etc/passwd; (cd "$STAGE" && find . 
 got=$(docker export "$ID-router" | tar -t | grep -v -e '^dev/' -e '^proc/' -e '^sys/' -e '^etc/hostname' \
       -e '^etc/hosts' -e '^etc/resolv.conf' -e '^\.dockerenv' -e '^etc/mtab' -e '^run/' | sort | tr '\n' ' ')
 [ "$got" = "$want" ] || die "image contents: $got; expected: $want"
-docker rm "$ID-router" >/dev/null
+docker rm -v "$ID-router" >/dev/null   # -v: the anonymous volume VOLUME /data made
 log "image: user 10001:10001, entrypoint /floodgate run, VOLUME /data, label floodgate.binary=$kind, files: $got"
 
 # ==================================================================== run ==
@@ -326,7 +327,8 @@ done
 [ "$(metric "$PORT" 'floodgate_ntcp2_sessions{direction="outbound"}')" = 1 ] || { dump; docker logs "$ID-router" 2>&1 | tail -20; die "no NTCP2 session router -> peer within 60 s"; }
 [ -n "$(stores)" ] || { dump; die "no DatabaseStore reached either router within 60 s"; }
 log "router: reseed loaded 1 / rejected 1, NTCP2 session to the peer; RouterInfo publication handled: $(stores | tr '\n' ' ')"
-# A probe / scanner's view: random bytes are a failed handshake (AEAD), counted by reason.
+# A probe / scanner's view: random bytes are a failed handshake (`aead`, or `bad_key` when the
+# random ephemeral key is refused), counted by reason.
 failed_hs() { curl -fsS --max-time 2 "http://127.0.0.1:$PEER_PORT/metrics" | grep '^floodgate_ntcp2_handshakes_total{direction="inbound",.*result="failed"}' || true; }
 for attempt in 1 2 3; do
   head -c 96 /dev/urandom >"$WORK/junk"
@@ -397,7 +399,9 @@ health=$(docker inspect -f '{{.State.Health.Status}}' "$cid")
 running=$(compose ps --services --status running | tr '\n' ' ')
 [ "$running" = "floodgate " ] || die "compose started more than the relay: $running"
 cport=$(docker port "$cid" 7670/tcp | head -1 | sed 's/.*://')
-curl -fsS --max-time 2 "http://127.0.0.1:$cport/metrics" | grep -q '^floodgate_build_info{' || die "compose relay: /metrics does not answer"
+# (read fully before grep: `curl | grep -q` fails under pipefail when grep stops reading early)
+cmetrics=$(curl -fsS --max-time 2 "http://127.0.0.1:$cport/metrics") || die "compose relay: /metrics does not answer"
+grep -q '^floodgate_build_info{' <<<"$cmetrics" || die "compose relay: /metrics has no floodgate_build_info"
 log "docker compose up --wait floodgate: healthy in $(ms_since "$t0") ms (volume $(docker inspect -f '{{range .Mounts}}{{.Name}}:{{.Destination}}{{end}}' "$cid"), read-only root fs: $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$cid"))"
 compose down -v -t 60 >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; die "docker compose down -v failed"; }
 COMPOSE_UP=0
@@ -406,6 +410,10 @@ log "docker compose down -v: containers, network and volume removed"
 
 # ================================================================ summary ==
 step "summary"
+docker rm -f -v "$ID-router" "$ID-peer" >/dev/null
+docker volume rm "$ID-router-data" "$ID-peer-data" >/dev/null
+leaked=$(comm -13 <(echo "$VOLUMES_BEFORE") <(docker volume ls -q | sort) | tr '\n' ' ')
+[ -z "$leaked" ] || die "volumes left behind: $leaked"
 log "image path: $kind ($why)"
 log "image size: $(numfmt --to=iec "$size") ($size bytes)"
 log "start to /livez 200: $START_MS ms"
