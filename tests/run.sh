@@ -66,8 +66,10 @@ if [ "${CONTAINER_CI:-1}" != 0 ]; then
   say "container delivery (image from the Dockerfile, two live routers, compose relay, dashboard queries)"
   # The debug binary `cargo test` just built is the fallback image payload when the static release
   # build is cold; the script prints which image path it took. Needs root (dockerd, nsenter).
-  $SUDO env "PATH=$PATH" "HOME=$HOME" FLOODGATE_DEBUG_BINARY="$CARGO_TARGET_DIR/debug/floodgate" \
-    CC="${CC:-}" CXX="${CXX:-}" CCACHE_DIR="$CCACHE_DIR" tests/deploy/container-ci.sh
+  ci_env=(env "PATH=$PATH" "HOME=$HOME" "CCACHE_DIR=$CCACHE_DIR"
+          "FLOODGATE_DEBUG_BINARY=$CARGO_TARGET_DIR/debug/floodgate")
+  if [ -n "${CC:-}" ]; then ci_env+=("CC=$CC" "CXX=$CXX"); fi
+  $SUDO "${ci_env[@]}" tests/deploy/container-ci.sh
 fi
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
