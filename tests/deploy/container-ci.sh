@@ -158,14 +158,16 @@ static_dir=${CARGO_TARGET_DIR_STATIC:-$HOME/.cache/floodgate/target-static}
 budget=${FLOODGATE_STATIC_BUDGET:-600}
 kind=""
 why=""
-build_static() { # [TIMEOUT] : the crt-static release build; non-zero when it fails or times out
-  # shellcheck disable=SC1091
-  [ -f /root/fgenv.sh ] && . /root/fgenv.sh   # ccache settings on the development machines
+build_static() { # [TIMEOUT] : the crt-static release build; its exit status (124: timed out)
   local t0 rc=0
   t0=$(date +%s)
-  CARGO_TARGET_DIR=$static_dir RUSTFLAGS='-C target-feature=+crt-static' \
-    timeout -k 10 "${1:-0}" nice -n 19 cargo build --release --locked --target x86_64-unknown-linux-gnu \
-      --bin floodgate >"$WORK/static-build.log" 2>&1 || rc=$?
+  (
+    # shellcheck disable=SC1091
+    if [ -f /root/fgenv.sh ]; then . /root/fgenv.sh; fi   # ccache settings on the development machines
+    CARGO_TARGET_DIR=$static_dir RUSTFLAGS='-C target-feature=+crt-static' \
+      exec timeout -k 10 "${1:-0}" nice -n 19 cargo build --release --locked --target x86_64-unknown-linux-gnu \
+        --bin floodgate
+  ) >"$WORK/static-build.log" 2>&1 || rc=$?
   log "static release build: exit $rc after $(( $(date +%s) - t0 )) s"
   [ $rc = 0 ] || tail -5 "$WORK/static-build.log"
   return $rc
@@ -176,11 +178,12 @@ case $mode in
   auto)
     # RocksDB's C++ is most of a cold build: with its archive present the rest is incremental.
     if compgen -G "$static_dir/x86_64-unknown-linux-gnu/release/build/librocksdb-sys-*/out/librocksdb.a" >/dev/null; then
-      if build_static "$budget"; then
-        kind=static-release; why="static target dir warm, build within the ${budget} s budget"
-      else
-        kind=dynamic-debug; why="static build did not finish within ${budget} s (it resumes next time)"
-      fi
+      rc=0; build_static "$budget" || rc=$?
+      case $rc in
+        0) kind=static-release; why="static target dir warm, build within the ${budget} s budget";;
+        124|137) kind=dynamic-debug; why="static build did not finish within ${budget} s (it resumes next time)";;
+        *) kind=dynamic-debug; why="static build failed (exit $rc, log above)";;
+      esac
     else
       kind=dynamic-debug; why="static target dir $static_dir is cold (~48 min on 2 cores, over the CI budget)"
     fi;;
@@ -197,7 +200,7 @@ if [ "$kind" = static-release ]; then
   objcopy --strip-debug "$bin" "$STAGE/floodgate"
 else
   bin=${FLOODGATE_DEBUG_BINARY:-${CARGO_TARGET_DIR:-$HOME/.cache/floodgate/target}/debug/floodgate}
-  newer=$( [ -x "$bin" ] && find src Cargo.toml Cargo.lock -newer "$bin" -print -quit)
+  newer=$( { [ -x "$bin" ] && find src Cargo.toml Cargo.lock -newer "$bin" -print -quit; } || true)
   if [ -n "${FLOODGATE_DEBUG_BINARY:-}" ]; then
     # tests/run.sh passes the binary its `cargo test` just built (cargo rebuilt whatever changed).
     [ -x "$bin" ] || die "FLOODGATE_DEBUG_BINARY=$bin does not exist"
