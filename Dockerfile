@@ -8,18 +8,31 @@
 #
 #     Needs BuildKit (the default builder since Docker 23; `DOCKER_BUILDKIT=1` on Docker 20.10), podman
 #     or buildah. The legacy builder runs EVERY stage up to the target, including `runtime-local`, which
-#     then needs dist/floodgate (path 2) to exist as well.
+#     then needs dist/rootfs/floodgate (path 2) to exist as well.
 #
 #  2. From a binary built on the host (target `runtime-local`; pulls NOTHING: every stage up to it is
-#     `FROM scratch`, so it works offline and with the legacy builder, which CI uses):
+#     `FROM scratch`, so it works offline and with the legacy builder, which CI uses). The stage copies
+#     the folder dist/rootfs/ (build arg ROOTFS) onto `/`; it must hold `floodgate` and whatever that
+#     binary needs at run time:
 #
-#       RUSTFLAGS='-C target-feature=+crt-static' \
-#         cargo build --release --locked --target x86_64-unknown-linux-gnu
-#       mkdir -p dist && cp target/x86_64-unknown-linux-gnu/release/floodgate dist/floodgate
-#       docker build --target runtime-local -t floodgate .
+#     a) a STATIC release binary, nothing else (the image users should run):
 #
-#     `--build-arg BINARY=path/in/context` picks another file; it must be a STATIC x86_64 binary (the
-#     image has no libc). tests/deploy/build-image.sh does all of this and smoke-tests the result.
+#          RUSTFLAGS='-C target-feature=+crt-static' \
+#            cargo build --release --locked --target x86_64-unknown-linux-gnu
+#          mkdir -p dist/rootfs
+#          objcopy --strip-debug target/x86_64-unknown-linux-gnu/release/floodgate dist/rootfs/floodgate
+#          docker build --target runtime-local -t floodgate .
+#
+#        (--strip-debug as in path 1 below: without it the image carries ~370 MB of RocksDB DWARF.)
+#
+#        tests/deploy/build-image.sh does exactly this and smoke-tests the result.
+#
+#     b) a dynamically linked binary PLUS exactly the shared libraries `ldd` lists, at the paths it
+#        lists (libc, libm, libgcc_s, libstdc++, the loader /lib64/ld-linux-x86-64.so.2). CI takes this
+#        path when the static release build is cold (~48 min on 2 cores, more than the CI budget): it
+#        packages the debug binary the test run already built, debug info stripped. Same scratch base,
+#        user, volume and labels; the label floodgate.binary says which kind is inside
+#        (`--build-arg BINARY_KIND=...`). tests/deploy/container-ci.sh builds, runs and checks both.
 #
 # Stage order matters: the legacy builder (Docker 20.10 without BuildKit) builds every stage that comes
 # before `--target`, so nothing that must be pulled may precede `runtime-local`.
@@ -78,11 +91,14 @@ ENTRYPOINT ["/floodgate"]
 CMD ["run"]
 
 # ---------------------------------------------------------------------------------------------------
-# runtime-local: path 2, the binary comes from the build context.
+# runtime-local: path 2, the binary (and, for a dynamic one, its libraries) come from the build context.
 FROM runtime-base AS runtime-local
-ARG BINARY=dist/floodgate
-# root-owned and not writable by 10001: the router cannot replace its own executable.
-COPY ${BINARY} /floodgate
+ARG ROOTFS=dist/rootfs
+# static-release | dynamic-debug (what tests/deploy/container-ci.sh packaged); informational only.
+ARG BINARY_KIND=static-release
+LABEL floodgate.binary="${BINARY_KIND}"
+# root-owned and not writable by 10001: the router cannot replace its own executable or libraries.
+COPY ${ROOTFS}/ /
 USER 10001:10001
 
 # ---------------------------------------------------------------------------------------------------
@@ -103,10 +119,13 @@ COPY Cargo.toml Cargo.lock ./
 COPY src/ src/
 
 # --locked: build exactly the dependency set that was reviewed. The `ldd` check fails the build if the
-# result is not static (it would not start in the scratch image).
+# result is not static (it would not start in the scratch image). DWARF is stripped (ELF symbols stay,
+# so a backtrace still names functions): RocksDB's C++ is compiled with full -g, ~370 of ~390 MB.
 RUN RUSTFLAGS='-C target-feature=+crt-static' \
     cargo build --release --locked --target x86_64-unknown-linux-gnu \
- && install -D -m 0755 target/x86_64-unknown-linux-gnu/release/floodgate /out/floodgate \
+ && mkdir -p /out \
+ && objcopy --strip-debug target/x86_64-unknown-linux-gnu/release/floodgate /out/floodgate \
+ && chmod 0755 /out/floodgate \
  && linkage="$(ldd /out/floodgate 2>&1 || true)" \
  && case "$linkage" in \
       *"statically linked"*|*"not a dynamic executable"*) ;; \
@@ -116,5 +135,6 @@ RUN RUSTFLAGS='-C target-feature=+crt-static' \
 # ---------------------------------------------------------------------------------------------------
 # runtime (default target): path 1's binary in the same runtime filesystem.
 FROM runtime-base AS runtime
+LABEL floodgate.binary="static-release"
 COPY --from=build /out/floodgate /floodgate
 USER 10001:10001

@@ -3,10 +3,12 @@
 #   tests/run.sh
 # It installs what it needs (apt packages, i2pd, cargo-fuzz, the Python deployment linters), then
 # runs, in order: formatting, clippy, every unit/integration/interop test, the benchmarks in smoke
-# mode, the deployment checks, and a short fuzz smoke run.
+# mode, the deployment checks, the container delivery (tests/deploy/container-ci.sh: Docker image
+# built and run, compose relay, dashboard queries against live routers), and a short fuzz smoke run.
 # Environment knobs:
 #   FUZZ_SECONDS=N     seconds per fuzz target (default 20; 0 skips the fuzz smoke run)
 #   SKIP_SETUP=1       do not install packages (you have them)
+#   CONTAINER_CI=0     skip the container delivery step (it needs root and docker.io, installed if missing)
 #   CARGO_TARGET_DIR / CCACHE_DIR   default to ~/.cache/floodgate/{target,ccache} so repeated runs
 #                      (and CI on the same machine) reuse the RocksDB C++ build
 set -euo pipefail
@@ -59,6 +61,16 @@ cargo test --benches --locked
 
 say "deployment checks (Helm chart, manifests, Dockerfile, compose, alert rules, dashboard PromQL)"
 tests/deploy/check.sh
+
+if [ "${CONTAINER_CI:-1}" != 0 ]; then
+  say "container delivery (image from the Dockerfile, two live routers, compose relay, dashboard queries)"
+  # The debug binary `cargo test` just built is the fallback image payload when the static release
+  # build is cold; the script prints which image path it took. Needs root (dockerd, nsenter).
+  ci_env=(env "PATH=$PATH" "HOME=$HOME" "CCACHE_DIR=$CCACHE_DIR"
+          "FLOODGATE_DEBUG_BINARY=$CARGO_TARGET_DIR/debug/floodgate")
+  if [ -n "${CC:-}" ]; then ci_env+=("CC=$CC" "CXX=$CXX"); fi
+  $SUDO "${ci_env[@]}" tests/deploy/container-ci.sh
+fi
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 if [ "$FUZZ_SECONDS" != 0 ] && [ -d fuzz ]; then

@@ -95,7 +95,7 @@ run "checkov dockerfile" checkov_run -f Dockerfile -f tests/deploy/testnet/i2pd/
 run "hadolint" hadolint --failure-threshold info Dockerfile tests/deploy/testnet/i2pd/Dockerfile
 
 if command -v shellcheck >/dev/null; then
-  run "shellcheck" shellcheck "$HERE/check.sh" "$HERE/build-image.sh" "$HERE/testnet/i2pd/entrypoint.sh"
+  run "shellcheck" shellcheck "$HERE/check.sh" "$HERE/build-image.sh" "$HERE/container-ci.sh" "$HERE/testnet/i2pd/entrypoint.sh"
 else
   echo "=== shellcheck: not installed, skipped (apt-get install shellcheck)"
 fi

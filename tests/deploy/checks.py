@@ -9,6 +9,11 @@ exits non-zero on the first class of failure, with the reason.
                               render, the example floodgate config fits the schema, cross-object checks
   checks.py promql            every PromQL expression in the dashboard and the alert rules parses,
                               and every floodgate_* metric they use is documented in README.md
+  checks.py live PROM_URL RATE_INTERVAL WAIT_SECONDS
+                              (tests/deploy/container-ci.sh) every dashboard and alert expression runs
+                              without error against a Prometheus scraping live routers; every panel
+                              returns series except those listed in MAY_BE_EMPTY; the loaded alert
+                              rules evaluate without error and are in the state live data implies
 """
 from __future__ import annotations
 
@@ -307,6 +312,117 @@ def cmd_promql() -> None:
         ok(f"all {len(used)} metric names used are documented in tests/deploy/README.md: {', '.join(sorted(used))}")
 
 
+# Panels that legitimately return no series on the CI network (two floodgate routers that know each
+# other, one NTCP2 session, no i2pd peers): the series behind them only appear once the event happens.
+MAY_BE_EMPTY = {
+    "NTCP2 send queue drops": "no send queue overflows on an idle session",
+    "Parse errors by structure": "nobody sends malformed I2P structures (the junk probe fails the handshake first)",
+    "Tunnel build requests by result": "nobody builds tunnels through these routers (no i2pd peers)",
+    "Tunnel build rejections by reason": "no tunnel build requests",
+    "Tunnel build rejection ratio": "no tunnel build requests (0/0)",
+    "netDb store rejections by reason": "every DatabaseStore on the CI network is valid",
+    "netDb lookups by result": "no peer sends DatabaseLookups within the test's seconds",
+}
+# Alert rule -> the states live data on the CI network must produce (all routers up, not ready:
+# fewer than 25 RouterInfos, netDb far below 200). The two ratio alerts need minutes of traffic.
+ALERT_STATES = {
+    "FloodgateDown": {"inactive"},
+    "FloodgateMetricsAbsent": {"inactive"},
+    "FloodgateNotReady": {"pending"},
+    "FloodgateNetDbTooSmall": {"pending"},
+    "FloodgateHandshakeFailureRateHigh": {"inactive", "pending"},
+    "FloodgateTransitBuildRejectionRatioHigh": {"inactive"},
+}
+
+
+def prom_get(url: str, path: str, **params) -> dict:
+    import urllib.parse
+    import urllib.request
+
+    import urllib.error
+
+    q = urllib.parse.urlencode(params)
+    try:
+        with urllib.request.urlopen(f"{url}{path}?{q}" if q else f"{url}{path}", timeout=10) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as e:  # 400/422 carry Prometheus' error JSON
+        body = json.load(e)
+    if body.get("status") != "success":
+        raise RuntimeError(f"{body.get('errorType')}: {body.get('error')}")
+    return body["data"]
+
+
+def cmd_live(url: str, rate_interval: str, wait_s: float) -> None:
+    import time
+
+    subst = dict(GRAFANA_VARS)
+    for k in ("$__rate_interval", "${__rate_interval}", "$__interval"):
+        subst[k] = rate_interval
+    exprs = [(w, e, True) for w, e in dashboard_exprs()]
+    with open(ALERTS) as f:
+        for g in yaml.safe_load(f)["groups"]:
+            for r in g["rules"]:
+                exprs.append((f"alert {r['alert']}", r["expr"], False))
+    for title in MAY_BE_EMPTY:
+        if not any(w == title for w, _, _ in exprs):
+            fail(f"MAY_BE_EMPTY names {title!r}, which is no dashboard panel")
+
+    def run_all():
+        res = []
+        for where, expr, panel in exprs:
+            q = expr
+            for k in sorted(subst, key=len, reverse=True):
+                q = q.replace(k, subst[k])
+            try:
+                data = prom_get(url, "/api/v1/query", query=q)
+                res.append((where, q, panel, len(data["result"]), None))
+            except Exception as e:  # HTTP 400 with a PromQL error, or a transport error
+                res.append((where, q, panel, 0, str(e)))
+        return res
+
+    # Series appear a scrape after the event, and a rate() needs two samples in its window: poll
+    # until every panel that must have data has it (errors fail at once, they never heal).
+    deadline = time.monotonic() + wait_s
+    while True:
+        res = run_all()
+        errors = [r for r in res if r[4]]
+        missing = [r for r in res if r[2] and not r[4] and r[3] == 0 and r[0] not in MAY_BE_EMPTY]
+        if errors or not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    for where, q, panel, n, err in res:
+        if err:
+            fail(f"{where}: query failed: {err}: {q}")
+        elif n:
+            ok(f"{where}: {n} series")
+        elif not panel:
+            ok(f"{where}: no series (alert condition not met)")
+        elif where in MAY_BE_EMPTY:
+            ok(f"{where}: no series, allowed: {MAY_BE_EMPTY[where]}")
+        else:
+            fail(f"{where}: no series from a live router: {q}")
+    with_data = sum(1 for r in res if r[2] and r[3])
+    panels = sum(1 for r in res if r[2])
+    print(f"live queries: {len(res)} run, {sum(1 for r in res if not r[4])} succeeded; "
+          f"{with_data}/{panels} dashboard queries returned series")
+
+    # The same rule file, loaded by that Prometheus and evaluated every second.
+    groups = prom_get(url, "/api/v1/rules")["groups"]
+    rules = {r["name"]: r for g in groups for r in g["rules"] if r.get("type") == "alerting"}
+    for name, want in ALERT_STATES.items():
+        r = rules.get(name)
+        if r is None:
+            fail(f"alert {name}: not loaded by Prometheus")
+        elif r.get("health") != "ok":
+            fail(f"alert {name}: evaluation health {r.get('health')}: {r.get('lastError')}")
+        elif r.get("state") not in want:
+            fail(f"alert {name}: state {r.get('state')}, expected {'/'.join(sorted(want))} on the CI network")
+        else:
+            ok(f"alert {name}: evaluates, state {r['state']}")
+    for name in rules.keys() - ALERT_STATES.keys():
+        fail(f"alert {name}: no expected state in checks.py ALERT_STATES")
+
+
 def main() -> int:
     if len(sys.argv) < 2:
         print(__doc__)
@@ -315,6 +431,8 @@ def main() -> int:
         cmd_chart(sys.argv[2])
     elif sys.argv[1] == "promql":
         cmd_promql()
+    elif sys.argv[1] == "live" and len(sys.argv) == 5:
+        cmd_live(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     else:
         print(__doc__)
         return 2
