@@ -58,8 +58,63 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Load a router from the outside and measure it (floodgate or any other I2P router).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Build K tunnels through the router under test and push TunnelData through all of them.
+    Transit(TransitArgs),
+}
+
+#[derive(clap::Args)]
+struct TransitArgs {
+    /// The router under test's router.info file.
+    #[arg(long)]
+    router_info: PathBuf,
+    /// Its NTCP2 address (default: the one published in the router.info).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// PID of the router under test, for CPU and memory readings from /proc.
+    #[arg(long)]
+    uut_pid: Option<u32>,
+    /// Tunnels to build (K).
+    #[arg(long, default_value_t = 100)]
+    tunnels: usize,
+    /// Seconds of measured traffic.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Seconds of traffic before the measurement starts.
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Most TunnelData messages in flight (sent, not yet back).
+    #[arg(long, default_value_t = 512)]
+    window: usize,
+    /// TunnelData messages per NTCP2 frame.
+    #[arg(long, default_value_t = 16)]
+    frame_messages: usize,
+    /// Most build requests outstanding at once.
+    #[arg(long, default_value_t = 32)]
+    build_window: usize,
+    /// Seconds after which an unanswered build counts as lost.
+    #[arg(long, default_value_t = 10.0)]
+    build_timeout: f64,
+    /// Source address of router A (the tunnel creator).
+    #[arg(long, default_value = "198.18.0.102")]
+    a_ip: std::net::IpAddr,
+    /// Source address of router B (the next hop).
+    #[arg(long, default_value = "198.18.0.103")]
+    b_ip: std::net::IpAddr,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 unless every tunnel was accepted, traffic arrived, and no message was corrupted.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Subcommand)]
@@ -144,6 +199,7 @@ fn real_main() -> Result<std::process::ExitCode> {
             print!("{}", serde_yaml::to_string(&cfg)?);
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Transit(a)) => bench_transit(a),
         Command::Version => {
             println!(
                 "floodgate {} (I2P router API {})",
@@ -153,6 +209,64 @@ fn real_main() -> Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+fn secs(v: f64, what: &str) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(v).with_context(|| format!("--{what} {v}"))
+}
+
+fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
+    use floodgate::bench::{session::Uut, transit};
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOODGATE_BENCH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let ri = std::fs::read(&a.router_info)
+        .with_context(|| format!("reading {}", a.router_info.display()))?;
+    let uut = Uut::from_router_info(&ri, a.addr)?;
+    let params = transit::TransitParams {
+        tunnels: a.tunnels,
+        build_window: a.build_window,
+        build_timeout: secs(a.build_timeout, "build-timeout")?,
+        warmup: secs(a.warmup, "warmup")?,
+        duration: secs(a.duration, "duration")?,
+        window: a.window,
+        frame_messages: a.frame_messages,
+        uut_pid: a.uut_pid,
+        a_ip: a.a_ip,
+        b_ip: a.b_ip,
+    };
+    // One thread: the bench is pinned to one core, and A and B share their counters.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = rt.block_on(transit::run(&uut, &params))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if a.check {
+        let mut failed = Vec::new();
+        if report.tunnels_accepted != report.tunnels_requested {
+            failed.push("not every tunnel was accepted");
+        }
+        if report.messages_forwarded == 0 {
+            failed.push("no TunnelData arrived at B in the measured window");
+        }
+        if report.checksum_failures > 0 || report.wrong_tunnel > 0 {
+            failed.push("corrupted or misrouted TunnelData");
+        }
+        if !failed.is_empty() {
+            eprintln!("floodgate bench: check failed: {}", failed.join("; "));
+            return Ok(std::process::ExitCode::from(1));
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Minimal HTTP/1.0 GET returning the status code. A scratch image has no curl or wget, so the
