@@ -36,8 +36,10 @@ UUT_PORT=12345
 A_IP=198.18.0.102
 B_IP=198.18.0.103
 # Far above K so neither router's admission limits decide the result. floodgate derives its
-# build rate limits from max_tunnels (max/200 per second, a fifth of that per previous hop).
-MAX_TUNNELS=200000
+# build rate limits from max_tunnels (max/200 per second, a fifth of that per previous hop, so
+# 200000 lets one previous hop build 200/s); i2pd's limits.transittunnels is 16-bit.
+FG_MAX_TUNNELS=200000
+I2PD_MAX_TUNNELS=65535
 BANDWIDTH_KBPS=4000000
 
 die() {
@@ -151,7 +153,7 @@ wait_uut() {
 	local file=$1 log=$2
 	for _ in $(seq 1 300); do
 		kill -0 "$UUT_PID" 2>/dev/null || die "UUT exited during start; see $log:
-$(tail -n 20 "$log")"
+$(tail -n 20 "$log" 2>/dev/null; tail -n 5 "${log%/*}/stdout.log" 2>/dev/null)"
 		if [ -s "$file" ] && in_ns ss -Hltn "sport = :$UUT_PORT" | grep -q .; then
 			return 0
 		fi
@@ -181,7 +183,7 @@ start_floodgate() {
 	local env=(FLOODGATE_DATA_DIR="$d" FLOODGATE_NET_ID=$NET_ID FLOODGATE_HOST=$UUT_IP
 		FLOODGATE_NTCP2__ADDRESS=$UUT_IP FLOODGATE_NTCP2__PORT=$UUT_PORT FLOODGATE_NTCP2__IPV6=false
 		FLOODGATE_HTTP__LISTEN=$UUT_IP:7670 FLOODGATE_FLOODFILL=false
-		FLOODGATE_TRANSIT__MAX_TUNNELS=$MAX_TUNNELS FLOODGATE_TRANSIT__BANDWIDTH_KBPS=$BANDWIDTH_KBPS
+		FLOODGATE_TRANSIT__MAX_TUNNELS=$FG_MAX_TUNNELS FLOODGATE_TRANSIT__BANDWIDTH_KBPS=$BANDWIDTH_KBPS
 		FLOODGATE_TRANSIT__SHARE_PERCENT=100 FLOODGATE_LOG__LEVEL=warn)
 	# Nothing of the caller's FLOODGATE_* settings may leak into the UUT.
 	env -i PATH="$PATH" "${env[@]}" "$bin" keys >/dev/null
@@ -218,7 +220,7 @@ bandwidth = $BANDWIDTH_KBPS
 share = 100
 notransit = false
 [limits]
-transittunnels = $MAX_TUNNELS
+transittunnels = $I2PD_MAX_TUNNELS
 [ntcp2]
 enabled = true
 published = true
