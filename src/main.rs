@@ -69,6 +69,39 @@ enum Command {
 enum BenchCommand {
     /// Build K tunnels through the router under test and push TunnelData through all of them.
     Transit(TransitArgs),
+    /// Store fresh LeaseSet2s at a floodfill under test, then look each one up.
+    Netdb(NetdbArgs),
+}
+
+#[derive(clap::Args)]
+struct NetdbArgs {
+    /// The router under test's router.info file.
+    #[arg(long)]
+    router_info: PathBuf,
+    /// Its NTCP2 address (default: the one published in the router.info).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// PID of the router under test, for CPU readings from /proc.
+    #[arg(long)]
+    uut_pid: Option<u32>,
+    /// LeaseSets to store and look up.
+    #[arg(long, default_value_t = 2000)]
+    entries: usize,
+    /// Requests outstanding at once.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// Seconds after which an unanswered request counts as lost.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Source address of the bench router.
+    #[arg(long, default_value = "198.18.0.102")]
+    a_ip: std::net::IpAddr,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 unless every store was acknowledged and every lookup answered correctly.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(clap::Args)]
@@ -200,6 +233,7 @@ fn real_main() -> Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Transit(a)) => bench_transit(a),
+        Command::Bench(BenchCommand::Netdb(a)) => bench_netdb(a),
         Command::Version => {
             println!(
                 "floodgate {} (I2P router API {})",
@@ -215,8 +249,8 @@ fn secs(v: f64, what: &str) -> Result<std::time::Duration> {
     std::time::Duration::try_from_secs_f64(v).with_context(|| format!("--{what} {v}"))
 }
 
-fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
-    use floodgate::bench::{session::Uut, transit};
+/// Logging to stderr for the bench subcommands (stdout carries the report).
+fn bench_logging() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -224,9 +258,56 @@ fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let ri = std::fs::read(&a.router_info)
-        .with_context(|| format!("reading {}", a.router_info.display()))?;
-    let uut = Uut::from_router_info(&ri, a.addr)?;
+}
+
+fn bench_uut(
+    path: &std::path::Path,
+    addr: Option<SocketAddr>,
+) -> Result<floodgate::bench::session::Uut> {
+    let ri = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(floodgate::bench::session::Uut::from_router_info(&ri, addr)?)
+}
+
+/// One thread: the bench is pinned to one core, and its routers share their counters.
+fn bench_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn bench_netdb(a: NetdbArgs) -> Result<std::process::ExitCode> {
+    use floodgate::bench::netdb;
+    bench_logging();
+    let uut = bench_uut(&a.router_info, a.addr)?;
+    let params = netdb::NetdbParams {
+        entries: a.entries,
+        window: a.window,
+        timeout: secs(a.timeout, "timeout")?,
+        uut_pid: a.uut_pid,
+        a_ip: a.a_ip,
+    };
+    let report = bench_runtime()?.block_on(netdb::run(&uut, &params))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if a.check
+        && (report.stores_acked != report.entries || report.lookups_correct != report.entries)
+    {
+        eprintln!(
+            "floodgate bench: check failed: not every store acknowledged and lookup answered correctly"
+        );
+        return Ok(std::process::ExitCode::from(1));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
+    use floodgate::bench::transit;
+    bench_logging();
+    let uut = bench_uut(&a.router_info, a.addr)?;
     let params = transit::TransitParams {
         tunnels: a.tunnels,
         build_window: a.build_window,
@@ -239,12 +320,7 @@ fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
         a_ip: a.a_ip,
         b_ip: a.b_ip,
     };
-    // One thread: the bench is pinned to one core, and A and B share their counters.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let report = rt.block_on(transit::run(&uut, &params))?;
+    let report = bench_runtime()?.block_on(transit::run(&uut, &params))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -4,9 +4,11 @@
 //!
 //! * [`transit`]: router A builds tunnels in which the UUT is a participant and B the next hop,
 //!   then pushes TunnelData through all of them; B counts what arrives.
+//! * [`netdb`]: A stores freshly signed LeaseSet2s at the UUT (a floodfill) and looks them up.
 //! * [`session`]: the bench routers' identities and bare NTCP2 client sessions.
 //! * [`proc`]: CPU time and resident memory of the UUT process from `/proc`.
 
+pub mod netdb;
 pub mod proc;
 pub mod session;
 pub mod transit;

@@ -43,8 +43,8 @@ pub struct Uut {
 impl Uut {
     /// Parse and verify a RouterInfo file; `addr` overrides the published NTCP2 address.
     pub fn from_router_info(bytes: &[u8], addr: Option<SocketAddr>) -> Result<Self, BenchError> {
-        let ri = RouterInfo::parse_verified(bytes)
-            .map_err(|e| BenchError::RouterInfo(e.to_string()))?;
+        let ri =
+            RouterInfo::parse_verified(bytes).map_err(|e| BenchError::RouterInfo(e.to_string()))?;
         let ntcp2 = ri
             .addresses()
             .iter()
@@ -211,7 +211,13 @@ impl FrameWriter {
 
 /// Append an I2NP block (ntcp2.rst block type 3: 9-byte short header then body) to a frame
 /// payload under construction.
-pub fn push_i2np_block(out: &mut Vec<u8>, msg_type: u8, msg_id: u32, expiration_s: u32, body: &[u8]) {
+pub fn push_i2np_block(
+    out: &mut Vec<u8>,
+    msg_type: u8,
+    msg_id: u32,
+    expiration_s: u32,
+    body: &[u8],
+) {
     // Callers keep bodies far below 64 KiB (TunnelData 1028, build messages < 2 KiB).
     let len = (9 + body.len()) as u16;
     out.push(3);

@@ -189,7 +189,13 @@ impl Plain {
 }
 
 impl Tunnel {
-    fn new(uut_tid: u32, b_tid: u32, layer_key: &[u8; 32], iv_key: &[u8; 32], plain: &Plain) -> Self {
+    fn new(
+        uut_tid: u32,
+        b_tid: u32,
+        layer_key: &[u8; 32],
+        iv_key: &[u8; 32],
+        plain: &Plain,
+    ) -> Self {
         let iv_dec = aes::Aes256::new(iv_key.into());
         let layer_dec = aes::Aes256::new(layer_key.into());
         let mut data = [0u8; TUNNEL_PAYLOAD_LEN - 16];
@@ -319,7 +325,8 @@ fn on_tunnel_data(body: &[u8], shared: &Shared, st: &mut BStats) {
         ts.copy_from_slice(&payload[..8]);
         let sent = u64::from_be_bytes(ts);
         let lat_us = nanos_since(shared.epoch).saturating_sub(sent) / 1000;
-        st.latencies_us.push(u32::try_from(lat_us).unwrap_or(u32::MAX));
+        st.latencies_us
+            .push(u32::try_from(lat_us).unwrap_or(u32::MAX));
     }
     if n % CHECK_EVERY == 0 {
         st.checked += 1;
@@ -379,8 +386,7 @@ async fn build_tunnels(
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     while out.tunnels.len() + out.rejected + out.unanswered + out.reply_errors < p.tunnels {
         let mut payload = Vec::new();
-        while pending.len() < p.build_window && started < p.tunnels && payload.len() < 32 * 1024
-        {
+        while pending.len() < p.build_window && started < p.tunnels && payload.len() < 32 * 1024 {
             let uut_tid = nonzero_u32(&mut rng);
             let b_tid = loop {
                 let t = nonzero_u32(&mut rng);
@@ -415,7 +421,8 @@ async fn build_tunnels(
                 long_keys: None,
             };
             let position = rng.gen_range(0..RECORDS);
-            let (body, build) = create_build(BuildKind::Short, &[hop], &[position], RECORDS, &mut rng)?;
+            let (body, build) =
+                create_build(BuildKind::Short, &[hop], &[position], RECORDS, &mut rng)?;
             push_i2np_block(
                 &mut payload,
                 SHORT_TUNNEL_BUILD,
@@ -704,14 +711,23 @@ impl TransitReport {
                 opt(self.uut_rss_per_tunnel_bytes.map(|b| format!("{b:.0} B"))),
             ),
             ("measured window", format!("{:.2} s", self.measured_seconds)),
-            ("forwarded messages/s", format!("{:.0}", self.messages_per_s)),
+            (
+                "forwarded messages/s",
+                format!("{:.0}", self.messages_per_s),
+            ),
             ("forwarded MB/s", format!("{:.2}", self.mb_per_s)),
             (
                 "sent / lost (whole run)",
                 format!("{} / {}", self.messages_sent, self.messages_lost),
             ),
-            ("latency p50", opt(self.latency_p50_us.map(|v| format!("{v} us")))),
-            ("latency p99", opt(self.latency_p99_us.map(|v| format!("{v} us")))),
+            (
+                "latency p50",
+                opt(self.latency_p50_us.map(|v| format!("{v} us"))),
+            ),
+            (
+                "latency p99",
+                opt(self.latency_p99_us.map(|v| format!("{v} us"))),
+            ),
             (
                 "UUT CPU",
                 opt(self.uut_cpu_percent.map(|v| format!("{v:.0} % of a core"))),
@@ -723,7 +739,9 @@ impl TransitReport {
             ("UUT RSS at end", mib(self.uut_rss_end_bytes)),
             (
                 "bench CPU",
-                opt(self.bench_cpu_percent.map(|v| format!("{v:.0} % of a core"))),
+                opt(self
+                    .bench_cpu_percent
+                    .map(|v| format!("{v:.0} % of a core"))),
             ),
             (
                 "checksums checked / failed",
@@ -782,7 +800,10 @@ mod tests {
         fwd.extend_from_slice(&p2);
         on_tunnel_data(&fwd, &shared, &mut st);
         assert_eq!(shared.received.load(Ordering::Relaxed), 1);
-        assert_eq!((st.checked, st.checksum_failures, st.wrong_tunnel), (1, 0, 0));
+        assert_eq!(
+            (st.checked, st.checksum_failures, st.wrong_tunnel),
+            (1, 0, 0)
+        );
         fwd[0] ^= 1;
         on_tunnel_data(&fwd, &shared, &mut st);
         on_tunnel_data(&fwd[..100], &shared, &mut st);

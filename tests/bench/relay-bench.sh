@@ -4,7 +4,7 @@
 # Usage:
 #   relay-bench.sh [--smoke] [--bin PATH] [--tunnels K] [--duration S] [--warmup S]
 #                  [--window N] [--only floodgate|i2pd] [--dir DIR] [--keep]
-#                  [--uut-cpu N] [--bench-cpu N]
+#                  [--uut-cpu N] [--bench-cpu N] [--entries N]
 #
 # In one run: creates a network namespace (lo only, 198.18.0.0/15 addresses, nothing can leave
 # the machine), starts floodgate as the router under test (UUT) pinned to one core, runs
@@ -17,6 +17,9 @@
 #                and intact) and exits non-zero if not. Takes well under a minute.
 #   --bin PATH   the floodgate binary (default: $CARGO_TARGET_DIR or ./target, release/ for a
 #                real run, debug/ for --smoke). It is both the UUT and the load tool.
+#   --entries N  LeaseSets for the netDb part (default 2000, 50 with --smoke; 0 skips it): each
+#                router is restarted as a floodfill, `floodgate bench netdb` stores N fresh
+#                LeaseSet2s with acknowledgement, then looks each one up and checks the bytes.
 #   --only R     measure one router only (no ratio column).
 #   --dir DIR    keep data dirs, logs and JSON reports here (default: a temp dir, removed unless
 #                --keep or a failure).
@@ -48,13 +51,13 @@ die() {
 }
 info() { echo "$PROG: $*" >&2; }
 
-smoke=0 bin="" tunnels="" duration="" warmup="" window=512 only="" dir="" keep=0
+smoke=0 bin="" tunnels="" duration="" warmup="" window=512 only="" dir="" keep=0 entries=
 uut_cpu=0 bench_cpu=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--keep) keep=1 ;;
-	--bin | --tunnels | --duration | --warmup | --window | --only | --dir | --uut-cpu | --bench-cpu)
+	--bin | --tunnels | --duration | --warmup | --window | --only | --dir | --uut-cpu | --bench-cpu | --entries)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
 		--bin) bin=$2 ;;
@@ -66,6 +69,7 @@ while [ $# -gt 0 ]; do
 		--dir) dir=$2 ;;
 		--uut-cpu) uut_cpu=$2 ;;
 		--bench-cpu) bench_cpu=$2 ;;
+		--entries) entries=$2 ;;
 		esac
 		shift
 		;;
@@ -78,10 +82,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$smoke" = 1 ]; then
-	: "${tunnels:=8}" "${duration:=3}" "${warmup:=1}"
+	: "${tunnels:=8}" "${duration:=3}" "${warmup:=1}" "${entries:=50}"
 	profile=debug
 else
-	: "${tunnels:=1000}" "${duration:=20}" "${warmup:=3}"
+	: "${tunnels:=1000}" "${duration:=20}" "${warmup:=3}" "${entries:=2000}"
 	profile=release
 fi
 case $only in "" | floodgate | i2pd) ;; *) die "--only floodgate|i2pd" ;; esac
@@ -162,6 +166,20 @@ $(tail -n 20 "$log" 2>/dev/null; tail -n 5 "${log%/*}/stdout.log" 2>/dev/null)"
 	die "UUT did not listen within 30 s; see $log"
 }
 
+run_netdb() { # NAME
+	local name=$1 args=()
+	args=(bench netdb --router-info "$dir/$name-ff/router.info" --uut-pid "$UUT_PID"
+		--entries "$entries" --a-ip "$A_IP" --json)
+	[ "$smoke" = 1 ] && args+=(--check)
+	info "$name (floodfill): netdb bench with $entries LeaseSets"
+	if ! in_ns env FLOODGATE_BENCH_LOG=warn taskset -c "$bench_cpu" "$bin" "${args[@]}" \
+		>"$dir/$name-netdb.json" 2>"$dir/$name-netdb.bench.log"; then
+		cat "$dir/$name-netdb.bench.log" >&2
+		[ -s "$dir/$name-netdb.json" ] && cat "$dir/$name-netdb.json" >&2
+		die "$name: netdb bench failed"
+	fi
+}
+
 run_bench() { # NAME
 	local name=$1 args=()
 	args=(bench transit --router-info "$dir/$name/router.info" --uut-pid "$UUT_PID"
@@ -177,12 +195,13 @@ run_bench() { # NAME
 	fi
 }
 
-start_floodgate() {
-	local d=$dir/floodgate
+start_floodgate() { # [floodfill]
+	local ff=false d=$dir/floodgate
+	if [ "${1:-}" = floodfill ]; then ff=true d=$dir/floodgate-ff; fi
 	mkdir -p "$d"
 	local env=(FLOODGATE_DATA_DIR="$d" FLOODGATE_NET_ID=$NET_ID FLOODGATE_HOST=$UUT_IP
 		FLOODGATE_NTCP2__ADDRESS=$UUT_IP FLOODGATE_NTCP2__PORT=$UUT_PORT FLOODGATE_NTCP2__IPV6=false
-		FLOODGATE_HTTP__LISTEN=$UUT_IP:7670 FLOODGATE_FLOODFILL=false
+		FLOODGATE_HTTP__LISTEN=$UUT_IP:7670 FLOODGATE_FLOODFILL=$ff
 		FLOODGATE_TRANSIT__MAX_TUNNELS=$FG_MAX_TUNNELS FLOODGATE_TRANSIT__BANDWIDTH_KBPS=$BANDWIDTH_KBPS
 		FLOODGATE_TRANSIT__SHARE_PERCENT=100 FLOODGATE_LOG__LEVEL=warn)
 	# Nothing of the caller's FLOODGATE_* settings may leak into the UUT.
@@ -193,8 +212,9 @@ start_floodgate() {
 	wait_uut "$d/router.info" "$d/floodgate.log"
 }
 
-start_i2pd() {
-	local d=$dir/i2pd
+start_i2pd() { # [floodfill]
+	local ff=false d=$dir/i2pd
+	if [ "${1:-}" = floodfill ]; then ff=true d=$dir/i2pd-ff; fi
 	mkdir -p "$d/certificates"
 	: >"$d/tunnels.conf"
 	cat >"$d/i2pd.conf" <<EOF
@@ -214,7 +234,7 @@ address4 = $UUT_IP
 port = $UUT_PORT
 nat = false
 reservedrange = false
-floodfill = false
+floodfill = $ff
 # KB/s as a number: the letter X would cap transit at 9999 KB/s.
 bandwidth = $BANDWIDTH_KBPS
 share = 100
@@ -273,28 +293,45 @@ for r in "${routers[@]}"; do
 	stop_uut
 	jq -r '"\(.tunnels_accepted)/\(.tunnels_requested) tunnels, \(.messages_per_s|floor) msg/s, \(.mb_per_s*100|floor/100) MB/s"' \
 		"$dir/$r.json" | sed "s/^/$PROG: $r: /" >&2
+	if [ "$entries" -gt 0 ]; then
+		"start_$r" floodfill
+		run_netdb "$r"
+		stop_uut
+		jq -r '"\(.stores_per_s|floor) stores/s, \(.lookups_per_s|floor) correct lookups/s"' \
+			"$dir/$r-netdb.json" | sed "s/^/$PROG: $r: /" >&2
+	fi
 done
 
 # The comparison table (markdown). Ratio = floodgate / i2pd as measured, so for costs (CPU,
 # memory, latency) below 1 is better and for rates above 1 is better.
 table() {
-	local fg=$dir/floodgate.json i2=$dir/i2pd.json
+	# label | jq expression | decimals | report (transit, or netdb)
 	local rows=(
-		"tunnels accepted|.tunnels_accepted|0"
-		"tunnels rejected + unanswered|(.tunnels_rejected + .tunnels_unanswered)|0"
-		"build time (s)|.build_seconds|2"
-		"forwarded messages/s|.messages_per_s|0"
-		"forwarded MB/s|.mb_per_s|2"
-		"messages lost (whole run)|.messages_lost|0"
-		"latency p50 (us)|.latency_p50_us|0"
-		"latency p99 (us)|.latency_p99_us|0"
-		"UUT CPU (% of its core)|.uut_cpu_percent|0"
-		"UUT CPU s per GB forwarded|.uut_cpu_s_per_gb|2"
-		"UUT RSS before build (MiB)|(.uut_rss_before_build_bytes / 1048576)|1"
-		"UUT RSS per tunnel (bytes)|.uut_rss_per_tunnel_bytes|0"
-		"UUT RSS at end (MiB)|(.uut_rss_end_bytes / 1048576)|1"
-		"bench CPU (% of its core)|.bench_cpu_percent|0"
+		"tunnels accepted|.tunnels_accepted|0|"
+		"tunnels rejected + unanswered|(.tunnels_rejected + .tunnels_unanswered)|0|"
+		"build time (s)|.build_seconds|2|"
+		"forwarded messages/s|.messages_per_s|0|"
+		"forwarded MB/s|.mb_per_s|2|"
+		"messages lost (whole run)|.messages_lost|0|"
+		"latency p50 (us)|.latency_p50_us|0|"
+		"latency p99 (us)|.latency_p99_us|0|"
+		"UUT CPU (% of its core)|.uut_cpu_percent|0|"
+		"UUT CPU s per GB forwarded|.uut_cpu_s_per_gb|2|"
+		"UUT RSS before build (MiB)|(.uut_rss_before_build_bytes / 1048576)|1|"
+		"UUT RSS per tunnel (bytes)|.uut_rss_per_tunnel_bytes|0|"
+		"UUT RSS at end (MiB)|(.uut_rss_end_bytes / 1048576)|1|"
+		"bench CPU (% of its core)|.bench_cpu_percent|0|"
 	)
+	if [ "$entries" -gt 0 ]; then
+		rows+=(
+			"netDb: LeaseSet stores acked|.stores_acked|0|-netdb"
+			"netDb: stores/s|.stores_per_s|0|-netdb"
+			"netDb: lookups answered correctly|.lookups_correct|0|-netdb"
+			"netDb: correct lookups/s|.lookups_per_s|0|-netdb"
+			"netDb: UUT CPU ms per store|(.uut_cpu_store_s / .stores_acked * 1000)|3|-netdb"
+			"netDb: UUT CPU ms per lookup|(.uut_cpu_lookup_s / .lookups_correct * 1000)|3|-netdb"
+		)
+	fi
 	local header="| figure |" sep="|---|" r
 	for r in "${routers[@]}"; do
 		header+=" $r |"
@@ -303,17 +340,17 @@ table() {
 	[ ${#routers[@]} = 2 ] && header+=" floodgate / i2pd |" && sep+="---:|"
 	echo "$header"
 	echo "$sep"
-	local row label expr digits line a b
+	local row label expr digits file line a b
 	for row in "${rows[@]}"; do
-		IFS='|' read -r label expr digits <<<"$row"
+		IFS='|' read -r label expr digits file <<<"$row"
 		line="| $label |"
 		for r in "${routers[@]}"; do
-			a=$(jq -r "($expr) // \"-\" | if type == \"number\" then (. * pow(10; $digits) | round / pow(10; $digits)) else . end" "$dir/$r.json")
+			a=$(jq -r "(try ($expr) catch null) // \"-\" | if type == \"number\" then (. * pow(10; $digits) | round / pow(10; $digits)) else . end" "$dir/$r$file.json")
 			line+=" $a |"
 		done
 		if [ ${#routers[@]} = 2 ]; then
-			a=$(jq -r "($expr) // null" "$fg")
-			b=$(jq -r "($expr) // null" "$i2")
+			a=$(jq -r "(try ($expr) catch null) // null" "$dir/floodgate$file.json")
+			b=$(jq -r "(try ($expr) catch null) // null" "$dir/i2pd$file.json")
 			line+=" $(jq -rn --argjson a "$a" --argjson b "$b" \
 				'if ($a == null or $b == null or $b == 0) then "-" else ($a / $b * 100 | round / 100) end') |"
 		fi
@@ -331,6 +368,10 @@ if [ "$smoke" = 1 ]; then
 	for r in "${routers[@]}"; do
 		jq -e '.tunnels_accepted == .tunnels_requested and .messages_forwarded > 0 and .checksum_failures == 0 and .wrong_tunnel == 0' \
 			"$dir/$r.json" >/dev/null || die "smoke: $r did not pass"
+		if [ "$entries" -gt 0 ]; then
+			jq -e '.stores_acked == .entries and .lookups_correct == .entries' \
+				"$dir/$r-netdb.json" >/dev/null || die "smoke: $r netDb did not pass"
+		fi
 	done
 	info "smoke: OK (${routers[*]})"
 fi
