@@ -206,10 +206,12 @@ impl Tunnel {
             layer_dec.decrypt_block(GenericArray::from_mut_slice(b));
         }
         let mut tail = Box::new([0u8; TUNNEL_PAYLOAD_LEN - 48]);
-        for i in 2..63 {
-            for j in 0..16 {
-                tail[(i - 2) * 16 + j] = dec[i * 16 + j] ^ data[(i - 1) * 16 + j];
-            }
+        for ((t, d), prev) in tail
+            .iter_mut()
+            .zip(&dec[32..])
+            .zip(&data[16..TUNNEL_PAYLOAD_LEN - 32])
+        {
+            *t = d ^ prev;
         }
         let mut block1_dec = [0u8; 16];
         block1_dec.copy_from_slice(&dec[16..32]);
@@ -238,12 +240,8 @@ impl Tunnel {
         self.layer_dec.decrypt_block(&mut b0);
         out.extend_from_slice(&self.uut_tid.to_be_bytes());
         out.extend_from_slice(&iv0);
-        for j in 0..16 {
-            out.push(b0[j] ^ iv1[j]);
-        }
-        for j in 0..16 {
-            out.push(self.block1_dec[j] ^ data[j]);
-        }
+        out.extend(b0.iter().zip(iv1.iter()).map(|(x, y)| x ^ y));
+        out.extend(self.block1_dec.iter().zip(&data[..16]).map(|(x, y)| x ^ y));
         out.extend_from_slice(&self.tail[..]);
     }
 }
@@ -328,7 +326,7 @@ fn on_tunnel_data(body: &[u8], shared: &Shared, st: &mut BStats) {
         st.latencies_us
             .push(u32::try_from(lat_us).unwrap_or(u32::MAX));
     }
-    if n % CHECK_EVERY == 0 {
+    if n.is_multiple_of(CHECK_EVERY) {
         st.checked += 1;
         if tunnel_message_content(payload).is_err() {
             st.checksum_failures += 1;
@@ -471,6 +469,15 @@ async fn build_tunnels(
     Ok(out)
 }
 
+/// Counters at the start and end of the measured window.
+#[derive(Clone, Copy)]
+struct Snapshot {
+    at: Instant,
+    received: u64,
+    uut: Option<ProcSample>,
+    bench: Option<ProcSample>,
+}
+
 fn percentile(sorted: &[u32], q: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;
@@ -533,8 +540,8 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     let mut sent = 0u64;
     let mut written_off = 0u64;
     let mut stalls = 0u64;
-    let mut measured: Option<(Instant, u64, u64, Option<ProcSample>, Option<ProcSample>)> = None;
-    let mut window_end: Option<(f64, u64, u64, Option<ProcSample>, Option<ProcSample>)> = None;
+    let mut measured: Option<Snapshot> = None;
+    let mut window_end: Option<Snapshot> = None;
     if !built.tunnels.is_empty() {
         let t0 = Instant::now();
         let warm_end = t0 + p.warmup;
@@ -552,13 +559,12 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
                 break;
             }
             if measured.is_none() && now >= warm_end {
-                measured = Some((
-                    now,
-                    sent,
-                    shared.received.load(Ordering::Relaxed),
-                    pid_sample()?,
-                    sample(std::process::id()).ok(),
-                ));
+                measured = Some(Snapshot {
+                    at: now,
+                    received: shared.received.load(Ordering::Relaxed),
+                    uut: pid_sample()?,
+                    bench: sample(std::process::id()).ok(),
+                });
                 shared.measuring.store(true, Ordering::Relaxed);
             }
             let received = shared.received.load(Ordering::Relaxed);
@@ -599,15 +605,12 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
             tokio::task::yield_now().await;
         }
         shared.measuring.store(false, Ordering::Relaxed);
-        if let Some((t, _, _, _, _)) = measured {
-            window_end = Some((
-                t.elapsed().as_secs_f64(),
-                sent,
-                shared.received.load(Ordering::Relaxed),
-                pid_sample()?,
-                sample(std::process::id()).ok(),
-            ));
-        }
+        window_end = Some(Snapshot {
+            at: Instant::now(),
+            received: shared.received.load(Ordering::Relaxed),
+            uut: pid_sample()?,
+            bench: sample(std::process::id()).ok(),
+        });
         tokio::time::sleep(DRAIN).await;
     }
     let rss_end = pid_sample()?.map(|s| s.rss_bytes);
@@ -654,8 +657,10 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
         checksum_failures: bstats.checksum_failures,
         wrong_tunnel: bstats.wrong_tunnel,
     };
-    if let (Some((_, _, r0, u0, s0)), Some((secs, _, r1, u1, s1))) = (measured, window_end) {
-        let n = r1.saturating_sub(r0);
+    if let (Some(m0), Some(m1)) = (measured, window_end) {
+        let secs = m1.at.duration_since(m0.at).as_secs_f64();
+        let (u0, u1, s0, s1) = (m0.uut, m1.uut, m0.bench, m1.bench);
+        let n = m1.received.saturating_sub(m0.received);
         let bytes = n as f64 * TUNNEL_DATA_BODY_LEN as f64;
         r.measured_seconds = secs;
         r.messages_forwarded = n;
