@@ -136,6 +136,9 @@ struct TransitArgs {
     /// Seconds after which an unanswered build counts as lost.
     #[arg(long, default_value_t = 10.0)]
     build_timeout: f64,
+    /// Most builds started per second (default: as fast as --build-window allows).
+    #[arg(long)]
+    build_rate: Option<f64>,
     /// Source address of router A (the tunnel creator).
     #[arg(long, default_value = "198.18.0.102")]
     a_ip: std::net::IpAddr,
@@ -311,6 +314,7 @@ fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
     let params = transit::TransitParams {
         tunnels: a.tunnels,
         build_window: a.build_window,
+        build_rate: a.build_rate.filter(|r| *r > 0.0),
         build_timeout: secs(a.build_timeout, "build-timeout")?,
         warmup: secs(a.warmup, "warmup")?,
         duration: secs(a.duration, "duration")?,

@@ -63,6 +63,10 @@ pub struct TransitParams {
     pub tunnels: usize,
     /// Builds outstanding at once.
     pub build_window: usize,
+    /// Builds started per second at most (None: as fast as the window allows). Routers limit
+    /// build requests per previous hop (floodgate drops what exceeds its limit without a
+    /// reply), and all of the bench's come from A.
+    pub build_rate: Option<f64>,
     /// A build without an answer after this long counts as unanswered.
     pub build_timeout: Duration,
     /// Traffic before the measured window (not counted).
@@ -555,7 +559,9 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
         let exp = (unix_now_ms() / 1000) as u32 + 600;
         loop {
             let now = Instant::now();
-            if now >= end {
+            // B ends only on an error (e.g. the UUT closed its session): stop at once, the
+            // error is reported below.
+            if now >= end || b_task.is_finished() {
                 break;
             }
             if measured.is_none() && now >= warm_end {

@@ -4,7 +4,7 @@
 # Usage:
 #   relay-bench.sh [--smoke] [--bin PATH] [--tunnels K] [--duration S] [--warmup S]
 #                  [--window N] [--only floodgate|i2pd] [--dir DIR] [--keep]
-#                  [--uut-cpu N] [--bench-cpu N] [--entries N]
+#                  [--uut-cpu N] [--bench-cpu N] [--entries N] [--build-rate R]
 #
 # In one run: creates a network namespace (lo only, 198.18.0.0/15 addresses, nothing can leave
 # the machine), starts floodgate as the router under test (UUT) pinned to one core, runs
@@ -20,6 +20,11 @@
 #   --entries N  LeaseSets for the netDb part (default 2000, 50 with --smoke; 0 skips it): each
 #                router is restarted as a floodfill, `floodgate bench netdb` stores N fresh
 #                LeaseSet2s with acknowledgement, then looks each one up and checks the bytes.
+#   --window N   TunnelData in flight at most (default 256: i2pd 2.45 closes a session whose
+#                outgoing queue exceeds 500 messages, so a larger window measures that, not
+#                forwarding).
+#   --build-rate R  builds per second (default 150: below floodgate's per-previous-hop limit of
+#                200/s with the limits set here; i2pd 2.45 has none. 0 = unpaced).
 #   --only R     measure one router only (no ratio column).
 #   --dir DIR    keep data dirs, logs and JSON reports here (default: a temp dir, removed unless
 #                --keep or a failure).
@@ -51,13 +56,13 @@ die() {
 }
 info() { echo "$PROG: $*" >&2; }
 
-smoke=0 bin="" tunnels="" duration="" warmup="" window=512 only="" dir="" keep=0 entries=
+smoke=0 bin="" tunnels="" duration="" warmup="" window=256 build_rate=150 only="" dir="" keep=0 entries=
 uut_cpu=0 bench_cpu=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--keep) keep=1 ;;
-	--bin | --tunnels | --duration | --warmup | --window | --only | --dir | --uut-cpu | --bench-cpu | --entries)
+	--bin | --tunnels | --duration | --warmup | --window | --only | --dir | --uut-cpu | --bench-cpu | --entries | --build-rate)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
 		--bin) bin=$2 ;;
@@ -70,6 +75,7 @@ while [ $# -gt 0 ]; do
 		--uut-cpu) uut_cpu=$2 ;;
 		--bench-cpu) bench_cpu=$2 ;;
 		--entries) entries=$2 ;;
+		--build-rate) build_rate=$2 ;;
 		esac
 		shift
 		;;
@@ -184,6 +190,7 @@ run_bench() { # NAME
 	local name=$1 args=()
 	args=(bench transit --router-info "$dir/$name/router.info" --uut-pid "$UUT_PID"
 		--tunnels "$tunnels" --duration "$duration" --warmup "$warmup" --window "$window"
+		--build-rate "$build_rate"
 		--a-ip "$A_IP" --b-ip "$B_IP" --json)
 	[ "$smoke" = 1 ] && args+=(--check)
 	info "$name: bench with K=$tunnels, ${warmup}s warm-up, ${duration}s measured (UUT pid $UUT_PID on core $uut_cpu)"
@@ -359,7 +366,7 @@ table() {
 }
 
 echo
-echo "K=$tunnels tunnels, ${duration}s measured after ${warmup}s warm-up, window $window, 1028-byte TunnelData; UUT on core $uut_cpu, bench on core $bench_cpu; $("$bin" version | head -n1), i2pd $("$I2PD" --version 2>/dev/null | sed -n 's/^i2pd version \([0-9.]*\).*/\1/p' | head -n1)"
+echo "K=$tunnels tunnels built at ${build_rate}/s, ${duration}s measured after ${warmup}s warm-up, window $window, 1028-byte TunnelData; UUT on core $uut_cpu, bench on core $bench_cpu; $("$bin" version | head -n1), i2pd $("$I2PD" --version 2>/dev/null | sed -n 's/^i2pd version \([0-9.]*\).*/\1/p' | head -n1)"
 echo
 table
 
