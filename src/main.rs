@@ -142,9 +142,10 @@ struct TransitArgs {
     /// Source address of router A (the tunnel creator).
     #[arg(long, default_value = "198.18.0.102")]
     a_ip: std::net::IpAddr,
-    /// Source address of router B (the next hop).
+    /// Source address of a router B (the next hop); repeat for several B routers, over which
+    /// the tunnels are spread.
     #[arg(long, default_value = "198.18.0.103")]
-    b_ip: std::net::IpAddr,
+    b_ip: Vec<std::net::IpAddr>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -322,7 +323,7 @@ fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
         frame_messages: a.frame_messages,
         uut_pid: a.uut_pid,
         a_ip: a.a_ip,
-        b_ip: a.b_ip,
+        b_ips: a.b_ip,
     };
     let report = bench_runtime()?.block_on(transit::run(&uut, &params))?;
     if a.json {

@@ -79,9 +79,12 @@ pub struct TransitParams {
     pub frame_messages: usize,
     /// PID of the UUT for CPU and memory readings.
     pub uut_pid: Option<u32>,
-    /// Source (and published) addresses of A and B.
+    /// Source (and published) address of A.
     pub a_ip: IpAddr,
-    pub b_ip: IpAddr,
+    /// One B router per address; tunnels are spread over them round robin. More than one keeps
+    /// the UUT's queue towards each B short (i2pd 2.45 closes a session with over 500 queued
+    /// messages), so that a larger window measures forwarding and not that limit.
+    pub b_ips: Vec<IpAddr>,
 }
 
 /// The result of one run. Rates are over the measured window; bytes are TunnelData message
@@ -273,6 +276,22 @@ fn nanos_since(epoch: Instant) -> u64 {
 
 /// B: count TunnelData, hand forwarded build messages to the build loop, keep the session alive.
 async fn run_b(
+    reader: FrameReader,
+    writer: FrameWriter,
+    shared: Arc<Shared>,
+    builds: mpsc::UnboundedSender<(u32, bytes::Bytes)>,
+    stop: CancellationToken,
+    failed: CancellationToken,
+) -> Result<BStats, BenchError> {
+    let r = run_b_inner(reader, writer, shared, builds, stop).await;
+    // The build and traffic loops watch this instead of every B task.
+    if r.is_err() {
+        failed.cancel();
+    }
+    r
+}
+
+async fn run_b_inner(
     mut reader: FrameReader,
     mut writer: FrameWriter,
     shared: Arc<Shared>,
@@ -374,8 +393,9 @@ struct BuildOutcome {
 
 async fn build_tunnels(
     uut: &Uut,
-    b_hash: [u8; 32],
+    b_hashes: &[[u8; 32]],
     p: &TransitParams,
+    b_failed: &CancellationToken,
     a: &mut FrameWriter,
     replies: &mut mpsc::UnboundedReceiver<(u32, bytes::Bytes)>,
     plain: &Plain,
@@ -411,7 +431,7 @@ async fn build_tunnels(
                 request: BuildRequest {
                     receive_tunnel: uut_tid,
                     next_tunnel: b_tid,
-                    next_ident: b_hash,
+                    next_ident: b_hashes[started % b_hashes.len()],
                     role: HopRole::Participant,
                     reserved_flags: 0,
                     layer_encryption: 0,
@@ -463,6 +483,7 @@ async fn build_tunnels(
                     }
                 }
             }
+            _ = b_failed.cancelled() => return Err(BenchError::Closed("B")),
             _ = tick.tick() => {
                 let before = pending.len();
                 pending.retain(|_, t| t.sent.elapsed() < p.build_timeout);
@@ -502,9 +523,19 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     let frame_messages = p.frame_messages.min(MAX_PAYLOAD / per_msg);
     let plain = Plain::new()?;
     let a = BenchRouter::generate(uut.net_id, p.a_ip, 12346)?;
-    let b = BenchRouter::generate(uut.net_id, p.b_ip, 12346)?;
+    if p.b_ips.is_empty() {
+        return Err(BenchError::Params("at least one B address".into()));
+    }
+    let bs = p
+        .b_ips
+        .iter()
+        .map(|ip| BenchRouter::generate(uut.net_id, *ip, 12346))
+        .collect::<Result<Vec<_>, _>>()?;
     let (mut a_w, a_r) = a.connect(uut).await?;
-    let (b_w, b_r) = b.connect(uut).await?;
+    let mut b_sessions = Vec::with_capacity(bs.len());
+    for b in &bs {
+        b_sessions.push(b.connect(uut).await?);
+    }
     tracing::info!("sessions A and B established");
     let stop = CancellationToken::new();
     let shared = Arc::new(Shared {
@@ -515,14 +546,38 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     });
     let (build_tx, mut build_rx) = mpsc::unbounded_channel();
     let a_task = tokio::spawn(drain(a_r, stop.clone()));
-    let b_task = tokio::spawn(run_b(b_r, b_w, shared.clone(), build_tx, stop.clone()));
+    let b_failed = CancellationToken::new();
+    let b_tasks: Vec<_> = b_sessions
+        .into_iter()
+        .map(|(w, r)| {
+            tokio::spawn(run_b(
+                r,
+                w,
+                shared.clone(),
+                build_tx.clone(),
+                stop.clone(),
+                b_failed.clone(),
+            ))
+        })
+        .collect();
+    drop(build_tx);
+    let b_hashes: Vec<[u8; 32]> = bs.iter().map(|b| b.hash).collect();
     // Let the UUT register both sessions before anything has to be routed over B's.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid_sample = || p.uut_pid.map(sample).transpose();
 
     let rss_before = pid_sample()?.map(|s| s.rss_bytes);
     let t_build = Instant::now();
-    let built = build_tunnels(uut, b.hash, p, &mut a_w, &mut build_rx, &plain).await;
+    let built = build_tunnels(
+        uut,
+        &b_hashes,
+        p,
+        &b_failed,
+        &mut a_w,
+        &mut build_rx,
+        &plain,
+    )
+    .await;
     let built = match built {
         Ok(b) => b,
         Err(e) => {
@@ -561,7 +616,7 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
             let now = Instant::now();
             // B ends only on an error (e.g. the UUT closed its session): stop at once, the
             // error is reported below.
-            if now >= end || b_task.is_finished() {
+            if now >= end || b_failed.is_cancelled() {
                 break;
             }
             if measured.is_none() && now >= warm_end {
@@ -623,11 +678,18 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     let total_received = shared.received.load(Ordering::Relaxed);
     stop.cancel();
     let _ = a_task.await;
-    let mut bstats = match b_task.await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(e),
-        Err(e) => return Err(BenchError::Params(format!("B task failed: {e}"))),
-    };
+    let mut bstats = BStats::default();
+    for t in b_tasks {
+        let s = match t.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(BenchError::Params(format!("B task failed: {e}"))),
+        };
+        bstats.latencies_us.extend_from_slice(&s.latencies_us);
+        bstats.checked += s.checked;
+        bstats.checksum_failures += s.checksum_failures;
+        bstats.wrong_tunnel += s.wrong_tunnel;
+    }
     bstats.latencies_us.sort_unstable();
 
     let accepted = built.tunnels.len();

@@ -4,7 +4,7 @@
 # Usage:
 #   relay-bench.sh [--smoke] [--bin PATH] [--tunnels K] [--duration S] [--warmup S]
 #                  [--window N] [--only floodgate|i2pd] [--dir DIR] [--keep]
-#                  [--uut-cpu N] [--bench-cpu N] [--entries N] [--build-rate R]
+#                  [--uut-cpu N] [--bench-cpu N] [--entries N] [--build-rate R] [--b-routers N]
 #
 # In one run: creates a network namespace (lo only, 198.18.0.0/15 addresses, nothing can leave
 # the machine), starts floodgate as the router under test (UUT) pinned to one core, runs
@@ -20,9 +20,10 @@
 #   --entries N  LeaseSets for the netDb part (default 2000, 50 with --smoke; 0 skips it): each
 #                router is restarted as a floodfill, `floodgate bench netdb` stores N fresh
 #                LeaseSet2s with acknowledgement, then looks each one up and checks the bytes.
-#   --window N   TunnelData in flight at most (default 256: i2pd 2.45 closes a session whose
-#                outgoing queue exceeds 500 messages, so a larger window measures that, not
-#                forwarding).
+#   --window N   TunnelData in flight at most (default 1024).
+#   --b-routers N  next-hop routers the tunnels are spread over (default 4). i2pd 2.45 closes a
+#                session whose outgoing queue exceeds 500 messages, so window / b-routers must
+#                stay well below 500 or the run measures that limit, not forwarding.
 #   --build-rate R  builds per second (default 150: below floodgate's per-previous-hop limit of
 #                200/s with the limits set here; i2pd 2.45 has none. 0 = unpaced).
 #   --only R     measure one router only (no ratio column).
@@ -42,7 +43,8 @@ NET_ID=99
 UUT_IP=198.18.0.1
 UUT_PORT=12345
 A_IP=198.18.0.102
-B_IP=198.18.0.103
+# B routers: 198.18.0.103, .104, ... (one address each)
+B_FIRST=103
 # Far above K so neither router's admission limits decide the result. floodgate derives its
 # build rate limits from max_tunnels (max/200 per second, a fifth of that per previous hop, so
 # 200000 lets one previous hop build 200/s); i2pd's limits.transittunnels is 16-bit.
@@ -56,13 +58,13 @@ die() {
 }
 info() { echo "$PROG: $*" >&2; }
 
-smoke=0 bin="" tunnels="" duration="" warmup="" window=256 build_rate=150 only="" dir="" keep=0 entries=
+smoke=0 bin="" tunnels="" duration="" warmup="" window=1024 b_routers=4 build_rate=150 only="" dir="" keep=0 entries=
 uut_cpu=0 bench_cpu=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
 	--keep) keep=1 ;;
-	--bin | --tunnels | --duration | --warmup | --window | --only | --dir | --uut-cpu | --bench-cpu | --entries | --build-rate)
+	--bin | --tunnels | --duration | --warmup | --window | --only | --dir | --uut-cpu | --bench-cpu | --entries | --build-rate | --b-routers)
 		[ $# -ge 2 ] || die "$1 needs a value"
 		case $1 in
 		--bin) bin=$2 ;;
@@ -76,6 +78,7 @@ while [ $# -gt 0 ]; do
 		--bench-cpu) bench_cpu=$2 ;;
 		--entries) entries=$2 ;;
 		--build-rate) build_rate=$2 ;;
+		--b-routers) b_routers=$2 ;;
 		esac
 		shift
 		;;
@@ -156,7 +159,12 @@ in_ns() { ip netns exec "$NS" "$@"; }
 ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-for a in $UUT_IP $A_IP $B_IP; do ip -n "$NS" addr add "$a/32" dev lo; done
+[[ $b_routers =~ ^[1-9][0-9]?$ ]] && [ "$b_routers" -le 20 ] || die "--b-routers must be 1..20"
+B_ARGS=()
+for i in $(seq 0 $((b_routers - 1))); do B_ARGS+=(--b-ip "198.18.0.$((B_FIRST + i))"); done
+for a in $UUT_IP $A_IP "${B_ARGS[@]}"; do
+	[ "$a" = --b-ip ] || ip -n "$NS" addr add "$a/32" dev lo
+done
 
 # Wait until FILE is non-empty and something listens on the UUT port, or the UUT dies.
 wait_uut() {
@@ -191,7 +199,7 @@ run_bench() { # NAME
 	args=(bench transit --router-info "$dir/$name/router.info" --uut-pid "$UUT_PID"
 		--tunnels "$tunnels" --duration "$duration" --warmup "$warmup" --window "$window"
 		--build-rate "$build_rate"
-		--a-ip "$A_IP" --b-ip "$B_IP" --json)
+		--a-ip "$A_IP" "${B_ARGS[@]}" --json)
 	[ "$smoke" = 1 ] && args+=(--check)
 	info "$name: bench with K=$tunnels, ${warmup}s warm-up, ${duration}s measured (UUT pid $UUT_PID on core $uut_cpu)"
 	if ! in_ns env FLOODGATE_BENCH_LOG=warn taskset -c "$bench_cpu" "$bin" "${args[@]}" \
@@ -366,7 +374,7 @@ table() {
 }
 
 echo
-echo "K=$tunnels tunnels built at ${build_rate}/s, ${duration}s measured after ${warmup}s warm-up, window $window, 1028-byte TunnelData; UUT on core $uut_cpu, bench on core $bench_cpu; $("$bin" version | head -n1), i2pd $("$I2PD" --version 2>/dev/null | sed -n 's/^i2pd version \([0-9.]*\).*/\1/p' | head -n1)"
+echo "K=$tunnels tunnels built at ${build_rate}/s, ${duration}s measured after ${warmup}s warm-up, window $window over $b_routers B routers, 1028-byte TunnelData; UUT on core $uut_cpu, bench on core $bench_cpu; $("$bin" version | head -n1), i2pd $("$I2PD" --version 2>/dev/null | sed -n 's/^i2pd version \([0-9.]*\).*/\1/p' | head -n1)"
 echo
 table
 
