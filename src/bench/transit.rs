@@ -98,6 +98,11 @@ pub struct TransitReport {
     pub tunnels_unanswered: usize,
     pub build_reply_errors: usize,
     pub build_seconds: f64,
+    /// Build sent by A to the UUT's reply arriving at B (one hop's record processing).
+    pub build_reply_p50_us: Option<u64>,
+    pub build_reply_p99_us: Option<u64>,
+    /// UUT CPU time over the build phase per answered build.
+    pub uut_cpu_ms_per_build: Option<f64>,
     pub uut_rss_before_build_bytes: Option<u64>,
     pub uut_rss_after_build_bytes: Option<u64>,
     pub uut_rss_per_tunnel_bytes: Option<f64>,
@@ -386,6 +391,8 @@ struct PendingTunnel {
 #[derive(Default)]
 struct BuildOutcome {
     tunnels: Vec<Tunnel>,
+    /// Time from sending a build to B receiving the UUT's reply, per answered build.
+    reply_us: Vec<u32>,
     rejected: usize,
     unanswered: usize,
     reply_errors: usize,
@@ -405,10 +412,17 @@ async fn build_tunnels(
     let mut pending: HashMap<u32, PendingTunnel> = HashMap::new();
     let mut b_tids: std::collections::HashSet<u32> = std::collections::HashSet::new();
     let mut started = 0usize;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let t0 = Instant::now();
     while out.tunnels.len() + out.rejected + out.unanswered + out.reply_errors < p.tunnels {
         let mut payload = Vec::new();
-        while pending.len() < p.build_window && started < p.tunnels && payload.len() < 32 * 1024 {
+        let allowed = p.build_rate.map_or(usize::MAX, |r| {
+            (t0.elapsed().as_secs_f64() * r) as usize + 1
+        });
+        while pending.len() < p.build_window
+            && started < p.tunnels.min(allowed)
+            && payload.len() < 32 * 1024
+        {
             let uut_tid = nonzero_u32(&mut rng);
             let b_tid = loop {
                 let t = nonzero_u32(&mut rng);
@@ -470,6 +484,7 @@ async fn build_tunnels(
             r = replies.recv() => {
                 let Some((msg_id, body)) = r else { return Err(BenchError::Closed("B")) };
                 let Some(t) = pending.remove(&msg_id) else { continue };
+                out.reply_us.push(u32::try_from(t.sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                 match t.build.decrypt_replies(&body) {
                     Ok(r) if r.first().is_some_and(|r| r.code == REPLY_ACCEPT) => {
                         let keys = t.build.layer_keys();
@@ -566,7 +581,8 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid_sample = || p.uut_pid.map(sample).transpose();
 
-    let rss_before = pid_sample()?.map(|s| s.rss_bytes);
+    let before_build = pid_sample()?;
+    let rss_before = before_build.map(|s| s.rss_bytes);
     let t_build = Instant::now();
     let built = build_tunnels(
         uut,
@@ -588,7 +604,8 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     let build_seconds = t_build.elapsed().as_secs_f64();
     // Give the UUT a moment to finish allocating for the last tunnels.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_after = pid_sample()?.map(|s| s.rss_bytes);
+    let after_build = pid_sample()?;
+    let rss_after = after_build.map(|s| s.rss_bytes);
     tracing::info!(
         accepted = built.tunnels.len(),
         rejected = built.rejected,
@@ -693,6 +710,9 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
     bstats.latencies_us.sort_unstable();
 
     let accepted = built.tunnels.len();
+    let mut reply_us = built.reply_us.clone();
+    reply_us.sort_unstable();
+    let answered = reply_us.len();
     let mut r = TransitReport {
         uut_hash: crate::wire::base64::encode(&uut.hash),
         tunnels_requested: p.tunnels,
@@ -701,6 +721,14 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
         tunnels_unanswered: built.unanswered,
         build_reply_errors: built.reply_errors,
         build_seconds,
+        build_reply_p50_us: percentile(&reply_us, 0.50),
+        build_reply_p99_us: percentile(&reply_us, 0.99),
+        uut_cpu_ms_per_build: match (before_build, after_build) {
+            (Some(b), Some(a)) if answered > 0 => {
+                Some((a.cpu_s - b.cpu_s) * 1000.0 / answered as f64)
+            }
+            _ => None,
+        },
         uut_rss_before_build_bytes: rss_before,
         uut_rss_after_build_bytes: rss_after,
         uut_rss_per_tunnel_bytes: match (rss_before, rss_after) {
@@ -777,6 +805,18 @@ impl TransitReport {
                 ),
             ),
             ("build time", format!("{:.2} s", self.build_seconds)),
+            (
+                "build reply p50 / p99",
+                format!(
+                    "{} / {} us",
+                    opt(self.build_reply_p50_us),
+                    opt(self.build_reply_p99_us)
+                ),
+            ),
+            (
+                "UUT CPU per build",
+                opt(self.uut_cpu_ms_per_build.map(|v| format!("{v:.3} ms"))),
+            ),
             ("RSS before build", mib(self.uut_rss_before_build_bytes)),
             ("RSS after build", mib(self.uut_rss_after_build_bytes)),
             (

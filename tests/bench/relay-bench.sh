@@ -305,6 +305,10 @@ esac
 for r in "${routers[@]}"; do
 	"start_$r"
 	run_bench "$r"
+	# floodgate's own counters (drops by reason, build outcomes) as evidence next to the report.
+	if [ "$r" = floodgate ]; then
+		in_ns curl -s --max-time 5 "http://$UUT_IP:7670/metrics" >"$dir/floodgate.metrics" || true
+	fi
 	stop_uut
 	jq -r '"\(.tunnels_accepted)/\(.tunnels_requested) tunnels, \(.messages_per_s|floor) msg/s, \(.mb_per_s*100|floor/100) MB/s"' \
 		"$dir/$r.json" | sed "s/^/$PROG: $r: /" >&2
@@ -324,7 +328,9 @@ table() {
 	local rows=(
 		"tunnels accepted|.tunnels_accepted|0|"
 		"tunnels rejected + unanswered|(.tunnels_rejected + .tunnels_unanswered)|0|"
-		"build time (s)|.build_seconds|2|"
+		"build reply p50 (us)|.build_reply_p50_us|0|"
+		"build reply p99 (us)|.build_reply_p99_us|0|"
+		"UUT CPU ms per build (incl. 500 ms idle after)|.uut_cpu_ms_per_build|3|"
 		"forwarded messages/s|.messages_per_s|0|"
 		"forwarded MB/s|.mb_per_s|2|"
 		"messages lost (whole run)|.messages_lost|0|"
