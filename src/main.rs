@@ -90,6 +90,9 @@ struct NetdbArgs {
     /// Requests outstanding at once.
     #[arg(long, default_value_t = 64)]
     window: usize,
+    /// Seconds of lookups (round the stored entries; at least one full round).
+    #[arg(long, default_value_t = 5.0)]
+    lookup_duration: f64,
     /// Seconds after which an unanswered request counts as lost.
     #[arg(long, default_value_t = 10.0)]
     timeout: f64,
@@ -288,6 +291,7 @@ fn bench_netdb(a: NetdbArgs) -> Result<std::process::ExitCode> {
         entries: a.entries,
         window: a.window,
         timeout: secs(a.timeout, "timeout")?,
+        lookup_duration: secs(a.lookup_duration, "lookup-duration")?,
         uut_pid: a.uut_pid,
         a_ip: a.a_ip,
     };
@@ -298,7 +302,9 @@ fn bench_netdb(a: NetdbArgs) -> Result<std::process::ExitCode> {
         print!("{}", report.table());
     }
     if a.check
-        && (report.stores_acked != report.entries || report.lookups_correct != report.entries)
+        && (report.stores_acked != report.entries
+            || report.lookups_correct != report.lookups_sent
+            || report.lookups_sent < report.entries)
     {
         eprintln!(
             "floodgate bench: check failed: not every store acknowledged and lookup answered correctly"
