@@ -56,7 +56,10 @@ B_FIRST=103
 # 200000 lets one previous hop build 200/s); i2pd's limits.transittunnels is 16-bit.
 FG_MAX_TUNNELS=200000
 I2PD_MAX_TUNNELS=65535
-BANDWIDTH_KBPS=4000000
+# Bandwidth both routers are configured with (KiB/s, env RELAY_BENCH_BANDWIDTH_KBPS): far above
+# what one core forwards. floodgate sizes its IV Bloom filter from it (10 minutes at this rate,
+# capped at 64M entries = 2 x 256 MiB, reached from ~110 MB/s up).
+BANDWIDTH_KBPS=${RELAY_BENCH_BANDWIDTH_KBPS:-4000000}
 
 die() {
 	echo "$PROG: error: $*" >&2
