@@ -171,7 +171,7 @@ in_ns() { ip netns exec "$NS" "$@"; }
 ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-[[ $b_routers =~ ^[1-9][0-9]?$ ]] && [ "$b_routers" -le 20 ] || die "--b-routers must be 1..20"
+if ! [[ $b_routers =~ ^[1-9][0-9]?$ ]] || [ "$b_routers" -gt 20 ]; then die "--b-routers must be 1..20"; fi
 B_ARGS=()
 for i in $(seq 0 $((b_routers - 1))); do B_ARGS+=(--b-ip "198.18.0.$((B_FIRST + i))"); done
 for a in $UUT_IP $A_IP "${B_ARGS[@]}"; do
@@ -226,10 +226,10 @@ start_floodgate() { # [floodfill]
 	local ff=false d=$dir/floodgate
 	if [ "${1:-}" = floodfill ]; then ff=true d=$dir/floodgate-ff; fi
 	mkdir -p "$d"
-	local env=(FLOODGATE_DATA_DIR="$d" FLOODGATE_NET_ID=$NET_ID FLOODGATE_HOST=$UUT_IP
-		FLOODGATE_NTCP2__ADDRESS=$UUT_IP FLOODGATE_NTCP2__PORT=$UUT_PORT FLOODGATE_NTCP2__IPV6=false
-		FLOODGATE_HTTP__LISTEN=$UUT_IP:7670 FLOODGATE_FLOODFILL=$ff
-		FLOODGATE_TRANSIT__MAX_TUNNELS=$FG_MAX_TUNNELS FLOODGATE_TRANSIT__BANDWIDTH_KBPS=$BANDWIDTH_KBPS
+	local env=("FLOODGATE_DATA_DIR=$d" "FLOODGATE_NET_ID=$NET_ID" "FLOODGATE_HOST=$UUT_IP"
+		"FLOODGATE_NTCP2__ADDRESS=$UUT_IP" "FLOODGATE_NTCP2__PORT=$UUT_PORT" FLOODGATE_NTCP2__IPV6=false
+		"FLOODGATE_HTTP__LISTEN=$UUT_IP:7670" "FLOODGATE_FLOODFILL=$ff"
+		"FLOODGATE_TRANSIT__MAX_TUNNELS=$FG_MAX_TUNNELS" "FLOODGATE_TRANSIT__BANDWIDTH_KBPS=$BANDWIDTH_KBPS"
 		FLOODGATE_TRANSIT__SHARE_PERCENT=100 FLOODGATE_LOG__LEVEL=warn)
 	# Nothing of the caller's FLOODGATE_* settings may leak into the UUT.
 	env -i PATH="$PATH" "${env[@]}" "$bin" keys >/dev/null
