@@ -249,3 +249,62 @@ impl FrameReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bench router's RouterInfo is what the bench reads as a router under test: hash, keys,
+    /// published address, network id, all verified.
+    #[test]
+    fn uut_from_a_bench_router_info() {
+        let ip: IpAddr = "198.18.0.7".parse().unwrap();
+        let r = BenchRouter::generate(99, ip, 4567).unwrap();
+        let uut = Uut::from_router_info(&r.router_info, None).unwrap();
+        assert_eq!(uut.hash, r.hash);
+        assert_eq!(uut.addr, SocketAddr::new(ip, 4567));
+        assert_eq!(uut.net_id, 99);
+        assert_eq!(uut.encryption_key, r.keys.encryption_public());
+        assert_eq!(uut.ntcp2.static_key, r.keys.ntcp2_static_public());
+        assert_eq!(uut.ntcp2.iv, r.keys.ntcp2_iv);
+        assert!(!uut.floodfill);
+        let other: SocketAddr = "198.18.0.8:1".parse().unwrap();
+        assert_eq!(
+            Uut::from_router_info(&r.router_info, Some(other))
+                .unwrap()
+                .addr,
+            other
+        );
+    }
+
+    /// Truncated, corrupted or empty input is an error, never a panic.
+    #[test]
+    fn bad_router_info_is_an_error() {
+        let r = BenchRouter::generate(99, "198.18.0.7".parse().unwrap(), 1).unwrap();
+        let ri = r.router_info.to_vec();
+        assert!(Uut::from_router_info(&[], None).is_err());
+        for cut in [1, 100, 387, ri.len() - 1] {
+            assert!(Uut::from_router_info(&ri[..cut], None).is_err());
+        }
+        let mut bad = ri.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(Uut::from_router_info(&bad, None).is_err(), "bad signature");
+    }
+
+    #[test]
+    fn i2np_block_layout() {
+        let mut out = Vec::new();
+        push_i2np_block(&mut out, 18, 0x0102_0304, 0x0a0b_0c0d, &[0xee; 3]);
+        assert_eq!(
+            out,
+            [
+                3, 0, 12, 18, 1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d, 0xee, 0xee, 0xee
+            ]
+        );
+        let blocks = parse_blocks(&Bytes::from(out)).unwrap();
+        assert!(
+            matches!(&blocks[..], [Block::I2np(m)] if m.msg_type == 18 && m.msg_id == 0x0102_0304)
+        );
+    }
+}
