@@ -26,7 +26,8 @@
 #                only ~1,800 lookups/s here while idle (about one round trip per 35 ms) but
 #                74k/s with 16 and 100k/s with 256; floodgate was steady (120-138k/s) at all
 #                three. Above ~500 i2pd closes the session (its outgoing queue limit).
-#   --window N   TunnelData in flight at most (default 2048: enough to keep either UUT busy).
+#   --window N   TunnelData in flight at most (default 2048: enough to keep either UUT busy;
+#                256 with --smoke).
 #   --b-routers N  next-hop routers the tunnels are spread over (default 8). i2pd 2.45 closes a
 #                session whose outgoing queue exceeds 500 messages, so window / b-routers must
 #                stay well below 500 or the run measures that limit, not forwarding.
@@ -67,7 +68,7 @@ die() {
 }
 info() { echo "$PROG: $*" >&2; }
 
-smoke=0 bin="" tunnels="" duration="" warmup="" window=2048 netdb_window=256 b_routers=8 build_rate=150 only="" dir="" keep=0 entries=
+smoke=0 bin="" tunnels="" duration="" warmup="" window="" netdb_window=256 b_routers=8 build_rate=150 only="" dir="" keep=0 entries=
 uut_cpu=0 bench_cpu=1
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -101,11 +102,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$smoke" = 1 ]; then
-	: "${tunnels:=8}" "${duration:=3}" "${warmup:=1}" "${entries:=50}"
+	# A window below i2pd's 500-message session queue limit even if every message in flight
+	# were queued for one B: the smoke run must not flake on a loaded machine.
+	: "${tunnels:=8}" "${duration:=3}" "${warmup:=1}" "${entries:=50}" "${window:=256}"
 	lookup_duration=1
 	profile=debug
 else
-	: "${tunnels:=1000}" "${duration:=20}" "${warmup:=3}" "${entries:=20000}"
+	: "${tunnels:=1000}" "${duration:=20}" "${warmup:=3}" "${entries:=20000}" "${window:=2048}"
 	lookup_duration=10
 	profile=release
 fi
