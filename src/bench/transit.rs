@@ -10,7 +10,14 @@
 //! message holds one real record, the UUT's (participant, next hop B); the UUT puts its reply
 //! into that record and forwards the message to B, where the bench decrypts the reply with the
 //! creator's keys ([`crate::tunnel::creator`]): accepted or rejected is known without reply
-//! tunnels. The other records are random, as the spec asks for unused slots.
+//! tunnels. The other records are random, as the spec asks for unused slots. There can be
+//! several B routers (one session each); tunnels are spread over them round robin.
+//!
+//! Traffic: A keeps at most `window` TunnelData in flight (sent, not yet counted at a B), in
+//! frames of `frame_messages`, round robin over all tunnels; if nothing arrives for a second the
+//! in-flight messages are written off as lost (counted) so a dropping UUT cannot stall the run.
+//! Rates and CPU are taken over the measured window after a warm-up; latency is B's arrival
+//! time minus the send time A wrote into the IV (one process, one monotonic clock).
 //!
 //! Payload: every TunnelData is a valid tunnel message as an outbound gateway would send it
 //! (checksum, zero byte, local delivery instructions, one unfragmented I2NP Data message),
