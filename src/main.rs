@@ -58,8 +58,103 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Load a router from the outside and measure it (floodgate or any other I2P router).
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Build K tunnels through the router under test and push TunnelData through all of them.
+    Transit(TransitArgs),
+    /// Store fresh LeaseSet2s at a floodfill under test, then look each one up.
+    Netdb(NetdbArgs),
+}
+
+#[derive(clap::Args)]
+struct NetdbArgs {
+    /// The router under test's router.info file.
+    #[arg(long)]
+    router_info: PathBuf,
+    /// Its NTCP2 address (default: the one published in the router.info).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// PID of the router under test, for CPU readings from /proc.
+    #[arg(long)]
+    uut_pid: Option<u32>,
+    /// LeaseSets to store and look up.
+    #[arg(long, default_value_t = 2000)]
+    entries: usize,
+    /// Requests outstanding at once.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
+    /// Seconds of lookups (round the stored entries; at least one full round).
+    #[arg(long, default_value_t = 5.0)]
+    lookup_duration: f64,
+    /// Seconds after which an unanswered request counts as lost.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// Source address of the bench router.
+    #[arg(long, default_value = "198.18.0.102")]
+    a_ip: std::net::IpAddr,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 unless every store was acknowledged and every lookup answered correctly.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(clap::Args)]
+struct TransitArgs {
+    /// The router under test's router.info file.
+    #[arg(long)]
+    router_info: PathBuf,
+    /// Its NTCP2 address (default: the one published in the router.info).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// PID of the router under test, for CPU and memory readings from /proc.
+    #[arg(long)]
+    uut_pid: Option<u32>,
+    /// Tunnels to build (K).
+    #[arg(long, default_value_t = 100)]
+    tunnels: usize,
+    /// Seconds of measured traffic.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Seconds of traffic before the measurement starts.
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Most TunnelData messages in flight (sent, not yet back).
+    #[arg(long, default_value_t = 512)]
+    window: usize,
+    /// TunnelData messages per NTCP2 frame.
+    #[arg(long, default_value_t = 16)]
+    frame_messages: usize,
+    /// Most build requests outstanding at once.
+    #[arg(long, default_value_t = 32)]
+    build_window: usize,
+    /// Seconds after which an unanswered build counts as lost.
+    #[arg(long, default_value_t = 10.0)]
+    build_timeout: f64,
+    /// Most builds started per second (default: as fast as --build-window allows).
+    #[arg(long)]
+    build_rate: Option<f64>,
+    /// Source address of router A (the tunnel creator).
+    #[arg(long, default_value = "198.18.0.102")]
+    a_ip: std::net::IpAddr,
+    /// Source address of a router B (the next hop); repeat for several B routers, over which
+    /// the tunnels are spread.
+    #[arg(long, default_value = "198.18.0.103")]
+    b_ip: Vec<std::net::IpAddr>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Exit 1 unless every tunnel was accepted, traffic arrived, and no message was corrupted.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Subcommand)]
@@ -144,6 +239,8 @@ fn real_main() -> Result<std::process::ExitCode> {
             print!("{}", serde_yaml::to_string(&cfg)?);
             Ok(std::process::ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Transit(a)) => bench_transit(a),
+        Command::Bench(BenchCommand::Netdb(a)) => bench_netdb(a),
         Command::Version => {
             println!(
                 "floodgate {} (I2P router API {})",
@@ -153,6 +250,110 @@ fn real_main() -> Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+fn secs(v: f64, what: &str) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(v).with_context(|| format!("--{what} {v}"))
+}
+
+/// Logging to stderr for the bench subcommands (stdout carries the report).
+fn bench_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOODGATE_BENCH_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+}
+
+fn bench_uut(
+    path: &std::path::Path,
+    addr: Option<SocketAddr>,
+) -> Result<floodgate::bench::session::Uut> {
+    let ri = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(floodgate::bench::session::Uut::from_router_info(&ri, addr)?)
+}
+
+/// One thread: the bench is pinned to one core, and its routers share their counters.
+fn bench_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn bench_netdb(a: NetdbArgs) -> Result<std::process::ExitCode> {
+    use floodgate::bench::netdb;
+    bench_logging();
+    let uut = bench_uut(&a.router_info, a.addr)?;
+    let params = netdb::NetdbParams {
+        entries: a.entries,
+        window: a.window,
+        timeout: secs(a.timeout, "timeout")?,
+        lookup_duration: secs(a.lookup_duration, "lookup-duration")?,
+        uut_pid: a.uut_pid,
+        a_ip: a.a_ip,
+    };
+    let report = bench_runtime()?.block_on(netdb::run(&uut, &params))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if a.check
+        && (report.stores_acked != report.entries
+            || report.lookups_correct != report.lookups_sent
+            || report.lookups_sent < report.entries)
+    {
+        eprintln!(
+            "floodgate bench: check failed: not every store acknowledged and lookup answered correctly"
+        );
+        return Ok(std::process::ExitCode::from(1));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
+    use floodgate::bench::transit;
+    bench_logging();
+    let uut = bench_uut(&a.router_info, a.addr)?;
+    let params = transit::TransitParams {
+        tunnels: a.tunnels,
+        build_window: a.build_window,
+        build_rate: a.build_rate.filter(|r| *r > 0.0),
+        build_timeout: secs(a.build_timeout, "build-timeout")?,
+        warmup: secs(a.warmup, "warmup")?,
+        duration: secs(a.duration, "duration")?,
+        window: a.window,
+        frame_messages: a.frame_messages,
+        uut_pid: a.uut_pid,
+        a_ip: a.a_ip,
+        b_ips: a.b_ip,
+    };
+    let report = bench_runtime()?.block_on(transit::run(&uut, &params))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    if a.check {
+        let mut failed = Vec::new();
+        if report.tunnels_accepted != report.tunnels_requested {
+            failed.push("not every tunnel was accepted");
+        }
+        if report.messages_forwarded == 0 {
+            failed.push("no TunnelData arrived at B in the measured window");
+        }
+        if report.checksum_failures > 0 || report.wrong_tunnel > 0 {
+            failed.push("corrupted or misrouted TunnelData");
+        }
+        if !failed.is_empty() {
+            eprintln!("floodgate bench: check failed: {}", failed.join("; "));
+            return Ok(std::process::ExitCode::from(1));
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Minimal HTTP/1.0 GET returning the status code. A scratch image has no curl or wget, so the
