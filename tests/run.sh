@@ -2,8 +2,8 @@
 # The whole floodgate test suite on a fresh Debian machine (run as root, or with sudo available):
 #   tests/run.sh
 # It installs what it needs (apt packages, i2pd, cargo-fuzz, the Python deployment linters), then
-# runs, in order: formatting, clippy, every unit/integration/interop test, the benchmarks in smoke
-# mode, the deployment checks, the container delivery (tests/deploy/container-ci.sh: Docker image
+# runs, in order: formatting, clippy, every unit/integration/interop test, the benchmarks and the
+# relay bench (tests/bench/relay-bench.sh) in smoke mode, the deployment checks, the container delivery (tests/deploy/container-ci.sh: Docker image
 # built and run, compose relay, dashboard queries against live routers), and a short fuzz smoke run.
 # Environment knobs:
 #   FUZZ_SECONDS=N     seconds per fuzz target (default 20; 0 skips the fuzz smoke run)
@@ -22,7 +22,8 @@ if [ "${SKIP_SETUP:-0}" != 1 ]; then
   say "setup: system packages"
   # libclang-dev: bindgen for librocksdb-sys; ccache: C++ build cache; i2pd: the interop peers;
   # prometheus: promtool; iproute2: network namespaces for the private testnet.
-  pkgs=(libclang-dev ccache i2pd prometheus iproute2 procps curl zip python3-venv shellcheck)
+  # jq, util-linux (taskset): the relay bench script.
+  pkgs=(libclang-dev ccache i2pd prometheus iproute2 procps curl zip python3-venv shellcheck jq util-linux)
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -58,6 +59,11 @@ rm -f "$test_log"
 
 say "benches, smoke mode (each criterion benchmark runs once, unmeasured)"
 cargo test --benches --locked
+
+say "relay bench, smoke mode (floodgate bench against floodgate and i2pd: tunnels, TunnelData, netDb)"
+# The real side-by-side run (release build, K=1000) is in README's performance section; this only
+# proves the pipeline works end to end against both routers. Needs root (network namespace).
+$SUDO env "PATH=$PATH" tests/bench/relay-bench.sh --smoke --bin "$CARGO_TARGET_DIR/debug/floodgate"
 
 say "deployment checks (Helm chart, manifests, Dockerfile, compose, alert rules, dashboard PromQL)"
 tests/deploy/check.sh

@@ -268,8 +268,13 @@ async fn participant_build_data_and_drops() {
         PREV,
         Bytes::from_static(&[18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2]),
     );
+    // Expiring further ahead than the duplicate-IV filter remembers (120 s): dropped.
+    let mut far = tunnel_data(tid, &other).to_vec();
+    far[5..9].copy_from_slice(&(((unix_now_ms() + 10 * 60_000) / 1000) as u32).to_be_bytes());
+    h.transit.submit(PREV, Bytes::from(far));
     h.expect_silence().await;
     for reason in [
+        "future",
         "duplicate_iv",
         "wrong_previous_hop",
         "unknown_tunnel",

@@ -23,6 +23,9 @@ pub enum DropReason {
     Malformed,
     /// Header expiration in the past.
     Expired,
+    /// TunnelData whose header expiration lies further ahead than the replay window covers
+    /// (see `shard::MAX_DATA_FUTURE_MS`).
+    Future,
     /// A TunnelData for an inbound gateway, or a TunnelGateway for a non-gateway hop.
     WrongRole,
     /// Endpoint: the decrypted tunnel message failed its checksum or had no zero byte.
@@ -49,7 +52,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 19] = [
+    pub const ALL: [DropReason; 20] = [
         Self::UnknownTunnel,
         Self::WrongPreviousHop,
         Self::DuplicateIv,
@@ -57,6 +60,7 @@ impl DropReason {
         Self::QueueFull,
         Self::Malformed,
         Self::Expired,
+        Self::Future,
         Self::WrongRole,
         Self::Checksum,
         Self::BadInstructions,
@@ -80,6 +84,7 @@ impl DropReason {
             Self::QueueFull => "queue_full",
             Self::Malformed => "malformed",
             Self::Expired => "expired",
+            Self::Future => "future",
             Self::WrongRole => "wrong_role",
             Self::Checksum => "checksum",
             Self::BadInstructions => "bad_instructions",

@@ -88,6 +88,16 @@ pub struct TransitParams {
     pub maintenance_interval: Duration,
 }
 
+/// TunnelData whose header expiration is more than this ahead of our clock is dropped
+/// (`future`). Gateways stamp a few seconds (i2pd 8 s); the margin covers clock skew.
+pub const MAX_DATA_FUTURE_MS: u64 = 120_000;
+
+/// A TunnelData message is accepted only while `now` lies within [expiration - 120 s,
+/// expiration + 60 s of skew], 180 s at most. The duplicate-IV filter keeps each entry for at
+/// least one generation, so generations of that length catch every replay of an acceptable
+/// message, at 3/10 of the memory a tunnel-lifetime (10 min) generation would take.
+pub const BLOOM_GENERATION_MS: u64 = 180_000;
+
 impl TransitParams {
     pub fn from_config(cfg: &TransitConfig) -> Self {
         let admission = AdmissionConfig::from_transit(cfg);
@@ -95,10 +105,12 @@ impl TransitParams {
             .map(|n| n.get())
             .unwrap_or(1);
         let bandwidth_bps = admission.share_bps;
-        // TunnelData messages one bloom generation (10 min) sees at the full share, spread
-        // over the shards. A shard that sees more rotates early (see bloom.rs).
-        let per_gen = (bandwidth_bps / TUNNEL_DATA_MSG_LEN as u64).max(1) * 600;
-        let bloom_capacity = (per_gen / shards as u64).clamp(16 * 1024, 64 * 1024 * 1024) as usize;
+        // TunnelData messages one bloom generation sees at the full share, spread over the
+        // shards. A shard that sees more rotates early (see bloom.rs). Memory is ~6 bytes per
+        // entry and generation (24 bits, two generations).
+        let per_gen =
+            (bandwidth_bps / TUNNEL_DATA_MSG_LEN as u64).max(1) * (BLOOM_GENERATION_MS / 1000);
+        let bloom_capacity = (per_gen / shards as u64).clamp(16 * 1024, 16 * 1024 * 1024) as usize;
         Self {
             shards,
             queue_len: 4096,
@@ -429,7 +441,7 @@ impl Shard {
         let p = &shared.params;
         Self {
             index,
-            bloom: DecayingBloom::new(p.bloom_capacity, TUNNEL_LIFETIME_MS, now_ms, keys),
+            bloom: DecayingBloom::new(p.bloom_capacity, BLOOM_GENERATION_MS, now_ms, keys),
             budget: ReassemblyBudget::new(p.reassembly_budget),
             packer: Packer::new(),
             allowance: Allowance::default(),
@@ -507,6 +519,11 @@ impl Shard {
         }
         if self.expired(&msg, now_ms) {
             return Err(DropReason::Expired);
+        }
+        // Bounding the future too bounds how long one message can be accepted, which is all
+        // the duplicate-IV filter has to remember (its generation is sized from this).
+        if header_expiration_ms(&msg) > now_ms.saturating_add(MAX_DATA_FUTURE_MS) {
+            return Err(DropReason::Future);
         }
         let tid = u32::from_be_bytes([msg[9], msg[10], msg[11], msg[12]]);
         let Some(hop) = self.hops.get_mut(&tid) else {
