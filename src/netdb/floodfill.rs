@@ -489,18 +489,11 @@ impl NetDb {
         let entry = match validated {
             Ok(e) => e,
             Err(rej) => {
-                let mut actions = Vec::new();
-                if rej == Rejection::NotNewer
-                    && let Some(reply) = reply
-                {
-                    // A duplicate: we hold this version or a newer one, so the storer's data is
-                    // here. Acknowledge once whatever is queued (maybe that very copy) is
-                    // durable, or it would retry at other floodfills for nothing.
-                    match self.persist_barrier().await {
-                        Ok(()) => actions.extend(self.delivery_status(&reply, now_ms)),
-                        Err(e) => warn!(error = %e, "netDb: no ack, store not durable"),
-                    }
-                }
+                let actions = if rej == Rejection::NotNewer {
+                    self.ack_duplicate(reply.as_ref(), now_ms).await
+                } else {
+                    Vec::new()
+                };
                 debug!(key = %short(&msg.key), from = %short(&from), reason = rej.reason(), "DatabaseStore rejected");
                 return self.finish_store(Err(rej), actions);
             }
@@ -508,55 +501,62 @@ impl NetDb {
 
         // Apply to the index, re-checking "newer" against what may have arrived meanwhile.
         let key = entry.key();
-        let (accepted, kind, value, published_ms) = {
+        let applied = {
             let mut i = self.shared.index.write().unwrap_or_else(lock_poisoned);
             match entry {
                 ValidEntry::RouterInfo(ri) => {
                     let published = ri.published().millis();
                     if i.router(&key).is_some_and(|e| e.published_ms >= published) {
-                        drop(i);
-                        return self.finish_store(Err(Rejection::NotNewer), Vec::new());
+                        // The same copy often arrives twice at once (a router's handshake
+                        // RouterInfo block and its first publication): acked below too.
+                        None
+                    } else {
+                        let value = ri.as_bytes().to_vec();
+                        let gz = Arc::new(OnceLock::new());
+                        // We have the compressed form already: keep it for lookup replies.
+                        let _ = gz.set(msg.data.clone());
+                        let old = i.insert_router(Arc::new(ri));
+                        gzip_cache_put(&mut i, &key, gz);
+                        Some((
+                            if old.is_some() {
+                                Accepted::Updated
+                            } else {
+                                Accepted::New
+                            },
+                            EntryKind::RouterInfo,
+                            value,
+                            Some(published),
+                        ))
                     }
-                    let value = ri.as_bytes().to_vec();
-                    let gz = Arc::new(OnceLock::new());
-                    // We have the compressed form already: keep it for lookup replies.
-                    let _ = gz.set(msg.data.clone());
-                    let old = i.insert_router(Arc::new(ri));
-                    gzip_cache_put(&mut i, &key, gz);
-                    (
-                        if old.is_some() {
-                            Accepted::Updated
-                        } else {
-                            Accepted::New
-                        },
-                        EntryKind::RouterInfo,
-                        value,
-                        Some(published),
-                    )
                 }
                 ValidEntry::LeaseSet(ls) => {
                     if i.lease_set(&key).is_some_and(|e| {
                         e.store_type == ls.store_type && e.version_ms >= ls.version_ms
                     }) {
-                        drop(i);
-                        return self.finish_store(Err(Rejection::NotNewer), Vec::new());
+                        None
+                    } else {
+                        let mut value = Vec::with_capacity(1 + msg.data.len());
+                        value.push(ls.store_type);
+                        value.extend_from_slice(ls.lease_set.as_bytes());
+                        let old = i.insert_lease_set(key, lease_set_entry(ls));
+                        Some((
+                            if old.is_some() {
+                                Accepted::Updated
+                            } else {
+                                Accepted::New
+                            },
+                            EntryKind::LeaseSet,
+                            value,
+                            None,
+                        ))
                     }
-                    let mut value = Vec::with_capacity(1 + msg.data.len());
-                    value.push(ls.store_type);
-                    value.extend_from_slice(ls.lease_set.as_bytes());
-                    let old = i.insert_lease_set(key, lease_set_entry(ls));
-                    (
-                        if old.is_some() {
-                            Accepted::Updated
-                        } else {
-                            Accepted::New
-                        },
-                        EntryKind::LeaseSet,
-                        value,
-                        None,
-                    )
                 }
             }
+        };
+        let Some((accepted, kind, value, published_ms)) = applied else {
+            // Lost the race to an equal or newer copy that arrived meanwhile.
+            let actions = self.ack_duplicate(reply.as_ref(), now_ms).await;
+            return self.finish_store(Err(Rejection::NotNewer), actions);
         };
         self.refresh_gauges();
 
@@ -578,6 +578,22 @@ impl NetDb {
             }
         }
         self.finish_store(Ok(accepted), actions)
+    }
+
+    /// A duplicate store (we hold this version or a newer one): the storer's data is here, so
+    /// acknowledge it once whatever is queued (maybe that very copy) is durable, or the storer
+    /// would retry at other floodfills for nothing.
+    async fn ack_duplicate(&self, reply: Option<&StoreReply>, now_ms: u64) -> Vec<Action> {
+        let Some(reply) = reply else {
+            return Vec::new();
+        };
+        match self.persist_barrier().await {
+            Ok(()) => self.delivery_status(reply, now_ms).into_iter().collect(),
+            Err(e) => {
+                warn!(error = %e, "netDb: no ack, store not durable");
+                Vec::new()
+            }
+        }
     }
 
     fn finish_store(
