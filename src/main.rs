@@ -49,8 +49,12 @@ enum Command {
         )]
         addr: SocketAddr,
         /// Check readiness (/readyz) instead of liveness (/livez).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "get")]
         ready: bool,
+        /// GET this path (e.g. /metrics, /status, /readyz) and print the body; exit 0 only on
+        /// 200. The runtime image has no curl: this is how to look inside from `docker exec`.
+        #[arg(long, value_name = "PATH")]
+        get: Option<String>,
         /// Seconds to wait for an answer.
         #[arg(long, default_value_t = 3)]
         timeout: u64,
@@ -215,12 +219,26 @@ fn real_main() -> Result<std::process::ExitCode> {
         Command::Healthcheck {
             addr,
             ready,
+            get,
             timeout,
         } => {
-            let path = if ready { "/readyz" } else { "/livez" };
-            match http_get_status(addr, path, std::time::Duration::from_secs(timeout)) {
-                Ok(200) => Ok(std::process::ExitCode::SUCCESS),
-                Ok(code) => {
+            let path = match (&get, ready) {
+                (Some(p), _) => p.as_str(),
+                (None, true) => "/readyz",
+                (None, false) => "/livez",
+            };
+            if !path.starts_with('/') {
+                anyhow::bail!("--get wants a path starting with '/', got {path:?}");
+            }
+            match http_get(addr, path, std::time::Duration::from_secs(timeout)) {
+                Ok((code, body)) => {
+                    if get.is_some() {
+                        use std::io::Write;
+                        std::io::stdout().write_all(&body)?;
+                    }
+                    if code == 200 {
+                        return Ok(std::process::ExitCode::SUCCESS);
+                    }
                     eprintln!("floodgate healthcheck: {path} answered {code}");
                     Ok(std::process::ExitCode::from(1))
                 }
@@ -358,8 +376,11 @@ fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
 
 /// Minimal HTTP/1.0 GET returning the status code. A scratch image has no curl or wget, so the
 /// healthcheck lives in the binary and must not need a TLS or HTTP client library.
-fn http_get_status(addr: SocketAddr, path: &str, timeout: std::time::Duration) -> Result<u16> {
+/// A minimal HTTP/1.0 GET (the probe must not need an HTTP client library or a shell): the
+/// status code and the body. Bodies larger than 64 MiB are refused.
+fn http_get(addr: SocketAddr, path: &str, timeout: std::time::Duration) -> Result<(u16, Vec<u8>)> {
     use std::io::{Read, Write};
+    const MAX: u64 = 64 * 1024 * 1024;
     let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
@@ -367,18 +388,25 @@ fn http_get_status(addr: SocketAddr, path: &str, timeout: std::time::Duration) -
         s,
         "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
-    let mut head = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        let r = s.read(&mut head[n..])?;
-        if r == 0 {
-            break;
-        }
-        n += r;
+    // HTTP/1.0 with Connection: close: the server ends the body by closing.
+    let mut resp = Vec::new();
+    (&mut s).take(MAX + 1).read_to_end(&mut resp)?;
+    if resp.len() as u64 > MAX {
+        bail!("response larger than {MAX} bytes");
     }
-    let line = std::str::from_utf8(&head[..n]).unwrap_or("");
-    let Some(code) = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()) else {
+    let head_end = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(resp.len());
+    let head = std::str::from_utf8(&resp[..head_end]).unwrap_or("");
+    let Some(code) = head
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+    else {
         bail!("not an HTTP response");
     };
-    Ok(code)
+    let body = resp.get(head_end + 4..).unwrap_or_default().to_vec();
+    Ok((code, body))
 }

@@ -183,6 +183,20 @@ fn healthcheck_subcommand_reports_health() {
     let addr = fg.http.to_string();
     assert!(hc(&[], &addr).success());
     assert!(hc(&["--ready"], &addr).success());
+    // --get prints the body: the way into a container without curl.
+    let got = Command::new(env!("CARGO_BIN_EXE_floodgate"))
+        .args(["healthcheck", "--addr", &addr, "--get", "/metrics"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(got.status.success());
+    let text = String::from_utf8(got.stdout).unwrap();
+    assert!(text.contains("# HELP floodgate_build_info"), "{text}");
+    assert_eq!(
+        hc(&["--get", "/nope"], &addr).code(),
+        Some(1),
+        "404 is a failure"
+    );
     fg.terminate(Duration::from_secs(10));
     assert_eq!(hc(&[], &addr).code(), Some(1), "nothing listens any more");
 }

@@ -635,9 +635,11 @@ pub async fn run(uut: &Uut, p: &TransitParams) -> Result<TransitReport, BenchErr
         let mut body = Vec::with_capacity(TUNNEL_DATA_BODY_LEN);
         let mut last_received = 0u64;
         let mut last_progress = Instant::now();
-        let exp = (unix_now_ms() / 1000) as u32 + 600;
         loop {
             let now = Instant::now();
+            // Stamped like a real gateway (i2pd: 8 s ahead), once per frame: routers drop
+            // TunnelData that expires far ahead (floodgate: more than 120 s, `future`).
+            let exp = (unix_now_ms() / 1000) as u32 + 10;
             // B ends only on an error (e.g. the UUT closed its session): stop at once, the
             // error is reported below.
             if now >= end || b_failed.is_cancelled() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI proof of the container delivery: builds the image with the repository's Dockerfile, runs it, starts
 # compose's relay service and runs every dashboard / alert query against a Prometheus scraping live
-# routers. Called by tests/run.sh; runs alone as well (as root: it starts dockerd and uses nsenter):
+# routers. Called by tests/run.sh; runs alone as well (as root: it starts dockerd):
 #
 #   tests/deploy/container-ci.sh
 #
@@ -25,9 +25,9 @@
 #             RouterInfo (a bind-mounted reseed.files folder, plus a truncated copy it must reject), connects to it over NTCP2 and publishes its RouterInfo to it. Named volumes on
 #             /data, read-only root fs, no capabilities. Measures `docker run` to /livez 200.
 #   probes    inside the router container: `floodgate healthcheck` (0), `floodgate healthcheck --ready`
-#             (1: /readyz is 503 without enough RouterInfos); over the container's own loopback
-#             (nsenter into its network namespace; the image has no curl) /readyz must be 503 with the
-#             JSON {"ready": false, "reasons": [...]} and /metrics must answer; the published port must
+#             (1: /readyz is 503 without enough RouterInfos); `floodgate healthcheck --get PATH` in the
+#             container (the image has no curl) fetches /readyz, which must be 503 with the JSON
+#             {"ready": false, "reasons": [...]}, and /metrics, which must answer; the published port must
 #             serve the same metric families; `promtool check metrics` on the text must be clean.
 #   traffic   96 random bytes to the peer's NTCP2 port: a handshake failure the dashboard must show.
 #   queries   prometheus (host binary) scrapes both routers every second and evaluates the alert rules;
@@ -111,7 +111,6 @@ apt_install() { # PACKAGE... : install Debian packages that are missing
 step "tools"
 command -v dockerd >/dev/null || apt_install docker.io
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || apt_install prometheus
-command -v nsenter >/dev/null || apt_install util-linux
 command -v objcopy >/dev/null || apt_install binutils
 command -v curl >/dev/null || apt_install curl
 # The legacy builder is the one this Docker (20.10, no buildx) has; a newer CLI would otherwise ask
@@ -297,17 +296,17 @@ log "docker exec router /floodgate healthcheck: exit 0 (/livez 200)"
 rc=0; out=$(docker exec "$ID-router" /floodgate healthcheck --ready 2>&1) || rc=$?
 { [ $rc = 1 ] && grep -q '/readyz answered 503' <<<"$out"; } || die "'floodgate healthcheck --ready': exit $rc: $out (want 1, 503)"
 log "docker exec router /floodgate healthcheck --ready: exit 1, $out"
-CPID=$(docker inspect -f '{{.State.Pid}}' "$ID-router")
-incontainer() { nsenter -t "$CPID" -n curl -sS --max-time 5 "$@"; }
-code=$(incontainer -o "$WORK/readyz.json" -w '%{http_code}' http://127.0.0.1:7670/readyz) || die "GET /readyz in the container failed"
-[ "$code" = 503 ] || die "/readyz answered $code, want 503 (no peers, netDb below the readiness minimum)"
+# `healthcheck --get PATH` prints the body and exits 1 on any status but 200.
+incontainer() { docker exec "$ID-router" /floodgate healthcheck --get "$1"; }
+rc=0; err=$(incontainer /readyz 2>&1 >"$WORK/readyz.json") || rc=$?
+{ [ $rc = 1 ] && grep -q '/readyz answered 503' <<<"$err"; } || die "/readyz in the container: exit $rc, $err (want 503: no peers, netDb below the readiness minimum)"
 python3 - "$WORK/readyz.json" <<'PY' || die "/readyz body is not the expected JSON: $(cat "$WORK/readyz.json")"
 import json, sys
 b = json.load(open(sys.argv[1]))
 assert b["ready"] is False, b
 assert isinstance(b["reasons"], list) and b["reasons"] and all(isinstance(r, str) and r for r in b["reasons"]), b
 PY
-log "/readyz (container loopback): 503 $(cat "$WORK/readyz.json")"
+log "/readyz (docker exec floodgate healthcheck --get): 503 $(cat "$WORK/readyz.json")"
 # /metrics is checked once the router has connected to its peer (below), so the text has every kind
 # of series; both checks run again then.
 
@@ -344,13 +343,13 @@ done
 log "peer: 96 random bytes on NTCP2 counted as a failed handshake: $(failed_hs | tr '\n' ' ')"
 
 step "metrics (inside the router container)"
-incontainer -o "$WORK/metrics.txt" -f http://127.0.0.1:7670/metrics || die "GET /metrics in the container failed"
+incontainer /metrics >"$WORK/metrics.txt" || die "GET /metrics in the container failed"
 curl -fsS --max-time 5 -o "$WORK/metrics-published.txt" "http://127.0.0.1:$PORT/metrics" || die "GET /metrics on the published port failed"
 families() { awk '$1 == "#" && $2 == "TYPE" {print $3}' "$1" | sort; }
-[ "$(families "$WORK/metrics.txt")" = "$(families "$WORK/metrics-published.txt")" ] || die "published port and container loopback serve different metric families"
+[ "$(families "$WORK/metrics.txt")" = "$(families "$WORK/metrics-published.txt")" ] || die "published port and the container's own view serve different metric families"
 grep -q '^floodgate_build_info{' "$WORK/metrics.txt" || die "/metrics has no floodgate_build_info"
 promtool check metrics <"$WORK/metrics.txt" || die "promtool check metrics found problems"
-log "/metrics (container loopback and published port): $(families "$WORK/metrics.txt" | wc -l) families, $(grep -vc '^#' "$WORK/metrics.txt") samples; promtool check metrics: clean"
+log "/metrics (inside the container and on the published port): $(families "$WORK/metrics.txt" | wc -l) families, $(grep -vc '^#' "$WORK/metrics.txt") samples; promtool check metrics: clean"
 
 # ================================================================ queries ==
 step "dashboard and alert queries against Prometheus scraping both routers"
