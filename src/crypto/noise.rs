@@ -315,7 +315,13 @@ mod tests {
         use chacha20poly1305::aead::AeadInPlace;
         use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
         let key = [0x5au8; 32];
-        for (n, len) in [(0u64, 0usize), (1, 1), (7, 64), (u64::MAX - 1, 1500), (42, 65_519)] {
+        for (n, len) in [
+            (0u64, 0usize),
+            (1, 1),
+            (7, 64),
+            (u64::MAX - 1, 1500),
+            (42, 65_519),
+        ] {
             let pt: Vec<u8> = (0..len).map(|i| (i * 31) as u8).collect();
             let ours = aead_encrypt(&key, n, b"ad", &pt);
             let mut theirs = pt.clone();
@@ -327,8 +333,14 @@ mod tests {
             assert_eq!(aead_decrypt(&key, n, b"ad", &ours).unwrap(), pt);
             let mut bad = ours.clone();
             bad[len / 2] ^= 1;
-            assert!(matches!(aead_decrypt(&key, n, b"ad", &bad), Err(NoiseError::Aead)));
-            assert!(matches!(aead_decrypt(&key, n + 1, b"ad", &ours), Err(NoiseError::Aead)));
+            assert!(matches!(
+                aead_decrypt(&key, n, b"ad", &bad),
+                Err(NoiseError::Aead)
+            ));
+            assert!(matches!(
+                aead_decrypt(&key, n + 1, b"ad", &ours),
+                Err(NoiseError::Aead)
+            ));
         }
         assert!(matches!(
             aead_decrypt(&key, 0, b"", &[0; 15]),
