@@ -501,10 +501,14 @@ fn seed_folder(tn: &Testnet, routers: std::ops::RangeInclusive<u32>) -> PathBuf 
     seed
 }
 
-/// NTCP2 with real i2pd routers, both directions: floodgate connects to i2pd floodfills to
+/// NTCP2 with real i2pd routers, floodgate dialling: floodgate connects to i2pd floodfills to
 /// publish its RouterInfo (DatabaseStore with a reply token) and gets their DeliveryStatus
-/// back; i2pd routers that learned floodgate at start connect to it; i2pd stores floodgate's
-/// re-signed RouterInfo ("RouterInfo updated"); I2NP flows both ways.
+/// back; i2pd stores floodgate's re-signed RouterInfo ("RouterInfo updated"); I2NP flows both
+/// ways. The other direction (i2pd dialling floodgate) is asserted where it is certain:
+/// `transit_tunnels_carry_http_through_every_role` starts floodgate knowing no router, so its
+/// first sessions can only be inbound. Here it is only reported: floodgate now dials the
+/// non-floodfills itself once a tunnel through it needs them (found by a netDb search), and who
+/// dials first is a race.
 #[test]
 fn ntcp2_sessions_with_i2pd_both_ways() {
     if let Some(why) = skip_reason() {
@@ -522,8 +526,6 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
     tn.up(&["--reseed-ri", &ri_arg]);
 
     // 2. floodgate reseeds from the floodfills' RouterInfos only and starts in the namespace.
-    // The other routers know floodgate (from their reseed) but floodgate does not know them, so
-    // any session with them is one they open: the inbound direction is exercised for sure.
     let seed = seed_folder(&tn, 1..=FLOODFILLS);
     env.push(("FLOODGATE_RESEED__FILES", seed.display().to_string()));
     let mut fg = FloodgateInNetns::start(&tn, &fg_dir, &env);
@@ -555,16 +557,29 @@ fn ntcp2_sessions_with_i2pd_both_ways() {
             "floodgate_transport_messages_total",
             &["direction=\"in\""],
         );
-        if out_ok >= 1.0 && in_ok >= 1.0 && acks >= 1.0 && received >= 1.0 && i2pd_updated {
+        // Every i2pd RouterInfo reaches floodgate: from the seed, sessions or the floodfills'
+        // floods (floodgate is a floodfill too).
+        let router_infos = metric_sum(
+            &metrics,
+            "floodgate_netdb_entries",
+            &["kind=\"router_info\""],
+        );
+        if out_ok >= 1.0
+            && acks >= 1.0
+            && received >= 1.0
+            && i2pd_updated
+            && router_infos >= f64::from(ROUTERS)
+        {
             eprintln!(
-                "outbound ok {out_ok}, inbound ok {in_ok}, acks {acks}, messages in {received}"
+                "outbound ok {out_ok}, inbound ok {in_ok}, acks {acks}, messages in {received}, router infos {router_infos}"
             );
             break;
         }
         if std::time::Instant::now() > deadline {
             panic!(
                 "NTCP2 interop incomplete after 120 s: outbound ok {out_ok}, inbound ok {in_ok}, \
-                 publish acks {acks}, messages in {received}, i2pd updated our RouterInfo: {i2pd_updated}\n\
+                 publish acks {acks}, messages in {received}, router infos {router_infos}, \
+                 i2pd updated our RouterInfo: {i2pd_updated}\n\
                  --- metrics\n{}\n--- floodgate log\n{}",
                 metric_lines(
                     &metrics,
@@ -1032,6 +1047,26 @@ fn transit_tunnels_carry_http_through_every_role() {
     let (fg_hash, ri_arg) = floodgate_keys(&fg_dir, &env);
     let mut fg = tn.up_floodgate_first(&["--reseed-ri", &ri_arg], &fg_dir, &env);
     let r1 = router_hash(&tn, 1);
+    // floodgate started knowing no router (no reseed): its first sessions are i2pd's, inbound.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let inbound = loop {
+        let hs = fg.get("/metrics");
+        let n = metric_sum(
+            &hs,
+            "floodgate_ntcp2_handshakes_total",
+            &["direction=\"inbound\"", "result=\"ok\""],
+        );
+        if n >= 1.0 {
+            break n;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no i2pd router opened a session to floodgate:\n{}",
+            metric_lines(&hs, &["floodgate_ntcp2"])
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    eprintln!("i2pd opened {inbound} inbound NTCP2 sessions to floodgate");
 
     // 1. A web server on router 3's address, and i2pd's HTTP server tunnel to it ("site"),
     // whose one-hop tunnels are floodgate: inbound gateway and outbound endpoint.
