@@ -28,7 +28,6 @@ use dispatch::{DispatchMetrics, Dispatcher, PendingAcks, TransitOutput};
 use search::{NetDbDirectory, PeerSearch, SearchMetrics};
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
@@ -68,12 +67,8 @@ pub struct PreparedIdentity {
     pub summary: IdentitySummary,
 }
 
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// The router's clock: the same wall clock the transit room uses.
+pub(crate) use crate::tunnel::unix_now_ms as now_ms;
 
 /// Load (or create) the keys, build and sign our RouterInfo, and write it to
 /// `<data_dir>/router.info`.
