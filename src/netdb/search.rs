@@ -170,22 +170,21 @@ impl Searches {
     /// A DatabaseSearchReply from `from`: ask the floodfills it names that we know and have
     /// not asked (closer ones first, as the replier sorted them), within the limits. `known`
     /// says whether we hold a usable floodfill RouterInfo for a hash. Returns the lookups to
-    /// send, and `Some(NotFound)` when the search is over without the key.
+    /// send (`None` when no search of ours has that key), and `Some(NotFound)` when the search
+    /// is over without the key.
     pub fn on_search_reply(
         &mut self,
         from: &Hash,
         reply: &DatabaseSearchReply,
         known: impl Fn(&Hash) -> bool,
-    ) -> (Vec<LookupRequest>, Option<SearchEnd>) {
+    ) -> Option<(Vec<LookupRequest>, Option<SearchEnd>)> {
         let key = reply.key;
-        let Some(mut s) = self.running.remove(&key) else {
-            return (Vec::new(), None);
-        };
+        let mut s = self.running.remove(&key)?;
         // Only count answers from floodfills we asked (the `from` field is a claim; the
         // session peer is what we trust).
         if !s.outstanding.remove(from) {
             self.running.insert(key, s);
-            return (Vec::new(), None);
+            return Some((Vec::new(), None));
         }
         let mut out = Vec::new();
         for peer in &reply.peers {
@@ -198,10 +197,10 @@ impl Searches {
             out.push(self.ask(&mut s, key, *peer));
         }
         if s.outstanding.is_empty() {
-            return (out, Some(SearchEnd::NotFound));
+            return Some((out, Some(SearchEnd::NotFound)));
         }
         self.running.insert(key, s);
-        (out, None)
+        Some((out, None))
     }
 
     /// Searches past their deadline: removed and returned.
@@ -288,14 +287,17 @@ mod tests {
             peers: vec![h(20), h(21)],
             from: h(99),
         };
-        assert_eq!(s.on_search_reply(&h(99), &reply, |_| true), (vec![], None));
+        assert_eq!(
+            s.on_search_reply(&h(99), &reply, |_| true),
+            Some((vec![], None))
+        );
         // h(10) names 20 (unknown to us), 21, 22, 23; the limit of 3 asked stops at 22.
         let reply = DatabaseSearchReply {
             key: h(1),
             peers: vec![h(20), h(21), h(US), h(1), h(10), h(22), h(23)],
             from: h(10),
         };
-        let (next, end) = s.on_search_reply(&h(10), &reply, |p| p != &h(20));
+        let (next, end) = s.on_search_reply(&h(10), &reply, |p| p != &h(20)).unwrap();
         assert_eq!(end, None);
         let to: Vec<_> = next.iter().map(|r| r.to).collect();
         assert_eq!(to, vec![h(21), h(22)]);
@@ -310,13 +312,15 @@ mod tests {
         };
         assert_eq!(
             s.on_search_reply(&h(21), &empty(h(21)), |_| true),
-            (vec![], None)
+            Some((vec![], None))
         );
         assert_eq!(
             s.on_search_reply(&h(22), &empty(h(22)), |_| true),
-            (vec![], Some(SearchEnd::NotFound))
+            Some((vec![], Some(SearchEnd::NotFound)))
         );
         assert!(!s.is_running(&h(1)));
+        // Once it is over, a late reply is not ours any more.
+        assert_eq!(s.on_search_reply(&h(22), &empty(h(22)), |_| true), None);
     }
 
     #[test]

@@ -156,15 +156,15 @@ impl PeerSearch {
     /// A DatabaseSearchReply from session peer `from`. True when it belonged to one of our
     /// searches.
     pub fn on_search_reply(&self, from: &Hash, reply: &DatabaseSearchReply) -> bool {
-        if !self.searches().is_running(&reply.key) {
-            return false;
-        }
         let netdb = &self.netdb;
-        let (next, end) = self.searches().on_search_reply(from, reply, |h| {
+        let answer = self.searches().on_search_reply(from, reply, |h| {
             netdb
                 .router_info(h)
                 .is_some_and(|ri| crate::netdb::index::is_usable_floodfill(&ri))
         });
+        let Some((next, end)) = answer else {
+            return false;
+        };
         self.send(next);
         if let Some(end) = end {
             self.ended(&reply.key, end);
