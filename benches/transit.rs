@@ -32,6 +32,21 @@ fn layer(c: &mut Criterion) {
     g.bench_function("participant_transform_1024_portable_aes_crate", |b| {
         b.iter(|| portable.encrypt(black_box(&mut payload)))
     });
+    // Several tunnels' messages at once, each with its own keys (what a shard does with the
+    // participant messages of one received batch): interleaved CBC chains.
+    for n in [8usize, 64] {
+        let ciphers: Vec<LayerCipher> = (0..n as u8)
+            .map(|i| LayerCipher::new(&[i; 32], &[i ^ 0x55; 32]))
+            .collect();
+        let mut payloads = vec![[7u8; 1024]; n];
+        g.throughput(Throughput::Bytes(1024 * n as u64));
+        g.bench_function(format!("participant_transform_many_{n}x1024"), |b| {
+            b.iter(|| {
+                let mut jobs: Vec<_> = ciphers.iter().zip(payloads.iter_mut()).collect();
+                LayerCipher::encrypt_many(black_box(&mut jobs));
+            })
+        });
+    }
     let p = Participant {
         cipher: LayerCipher::new(&[1; 32], &[2; 32]),
         next_hop: [3; 32],

@@ -41,6 +41,17 @@ impl Participant {
         if !self.cipher.encrypt_slice(&mut msg[13..]) {
             return false;
         }
+        self.rewrite_header(msg, new_msg_id)
+    }
+
+    /// The header half of [`forward_in_place`](Self::forward_in_place): next tunnel id and a
+    /// fresh message id, leaving the payload for the caller to transform (a shard batches the
+    /// layer crypto of many tunnels, see `LayerCipher::encrypt_many`).
+    #[must_use]
+    pub fn rewrite_header(&self, msg: &mut [u8], new_msg_id: u32) -> bool {
+        if msg.len() != TUNNEL_DATA_MSG_LEN {
+            return false;
+        }
         msg[1..5].copy_from_slice(&new_msg_id.to_be_bytes());
         msg[9..13].copy_from_slice(&self.next_tunnel.to_be_bytes());
         true

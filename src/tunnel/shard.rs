@@ -417,6 +417,9 @@ struct Shard {
     local: Vec<Bytes>,
     dirty_gateways: Vec<TunnelId>,
     batch: Vec<Bytes>,
+    /// Participant messages of the current batch, header rewritten, payload not yet
+    /// transformed: (receive tunnel id, message).
+    layer_queue: Vec<(TunnelId, BytesMut)>,
 }
 
 /// Take ownership of a message buffer for in-place rewriting; copies only when the buffer is
@@ -454,6 +457,7 @@ impl Shard {
             local: Vec::new(),
             dirty_gateways: Vec::new(),
             batch: Vec::new(),
+            layer_queue: Vec::new(),
             shared,
         }
     }
@@ -550,14 +554,15 @@ impl Shard {
         match hop {
             Hop::Participant(p) => {
                 let mut buf = into_mut(msg);
-                if !p.forward_in_place(&mut buf, self.ids.next_u32()) {
+                if !p.rewrite_header(&mut buf, self.ids.next_u32()) {
                     return Err(DropReason::Malformed);
                 }
                 let m = &mut self.metrics.pending[HopRole::Participant.index()];
                 m.bytes_in += len;
                 m.bytes_out += len;
                 m.messages += 1;
-                self.outputs.push((p.next_hop, buf.freeze()));
+                // The layer transform runs for the whole batch at once in `encrypt_layers`.
+                self.layer_queue.push((tid, buf));
             }
             Hop::Endpoint(e) => {
                 let mut payload = [0u8; TUNNEL_PAYLOAD_LEN];
@@ -821,6 +826,7 @@ impl Shard {
     /// Pack pending gateway messages, hand outputs to the sink grouped by next hop, publish
     /// metrics.
     fn flush(&mut self, now_ms: u64, queue_depth: usize) {
+        self.encrypt_layers();
         let ttl = now_ms + self.shared.params.created_message_ttl_ms;
         for tid in std::mem::take(&mut self.dirty_gateways) {
             if let Some(Hop::Gateway(gw)) = self.hops.get_mut(&tid) {
@@ -854,6 +860,39 @@ impl Shard {
             self.shared.sink.deliver_local(m);
         }
         self.metrics.flush(queue_depth);
+    }
+
+    /// Run the layer transform of every queued participant message, interleaving tunnels
+    /// (`LayerCipher::encrypt_many`), and queue them for their next hops.
+    fn encrypt_layers(&mut self) {
+        if self.layer_queue.is_empty() {
+            return;
+        }
+        let mut queue = std::mem::take(&mut self.layer_queue);
+        let mut jobs = Vec::with_capacity(queue.len());
+        for (tid, buf) in queue.iter_mut() {
+            // Hops are only removed by `maintain`, which never runs between queueing and here;
+            // the check keeps a message without its hop from being sent untransformed.
+            let Some(Hop::Participant(p)) = self.hops.get(tid) else {
+                buf.clear();
+                continue;
+            };
+            let payload = <&mut [u8; TUNNEL_PAYLOAD_LEN]>::try_from(&mut buf[13..])
+                .expect("queued messages are TunnelData-sized");
+            jobs.push((&p.cipher, payload));
+        }
+        LayerCipher::encrypt_many(&mut jobs);
+        drop(jobs);
+        for (tid, buf) in queue.drain(..) {
+            match self.hops.get(&tid) {
+                Some(Hop::Participant(p)) if !buf.is_empty() => {
+                    self.outputs.push((p.next_hop, buf.freeze()))
+                }
+                _ => self.metrics.drops.add(DropReason::UnknownTunnel, 1),
+            }
+        }
+        // Keep the allocation for the next batch.
+        self.layer_queue = queue;
     }
 
     fn maintain(&mut self, now_ms: u64) {
