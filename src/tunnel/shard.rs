@@ -25,7 +25,7 @@ use tracing::{debug, warn};
 
 use super::admission::{Admission, AdmissionConfig, Decision, RejectReason};
 use super::bandwidth::{Allowance, SharedTokenBucket};
-use super::bloom::{DecayingBloom, dedup_key};
+use super::bloom::{DecayingBloom, Slot, dedup_key};
 use super::build::{
     BuildKind, HopIdentity, HopRequest, LayerKeys, MAX_REQUEST_AGE_MS, MAX_REQUEST_FUTURE_MS,
     decrypt_record, locate_record, outgoing_message, request_time_ok, write_reply,
@@ -464,6 +464,7 @@ impl Shard {
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
         let mut cmds = Vec::with_capacity(self.shared.params.max_batch);
+        let mut slots = Vec::with_capacity(self.shared.params.max_batch);
         let mut tick = tokio::time::interval(self.shared.params.maintenance_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -476,8 +477,17 @@ impl Shard {
                     }
                     let now_ms = unix_now_ms();
                     let now_ns = self.shared.now_ns();
-                    for cmd in cmds.drain(..) {
-                        self.handle(cmd, now_ms, now_ns);
+                    // Locate every TunnelData's IV-filter block first so that the cache misses
+                    // of the whole batch overlap instead of stalling one message at a time.
+                    slots.clear();
+                    slots.extend(cmds.iter().map(|c| match c {
+                        Command::Data { msg, .. } if msg.len() == TUNNEL_DATA_MSG_LEN => {
+                            Some(self.bloom.locate_and_prefetch(&dedup_key(&msg[13..])))
+                        }
+                        _ => None,
+                    }));
+                    for (cmd, slot) in cmds.drain(..).zip(slots.drain(..)) {
+                        self.handle_with_slot(cmd, slot, now_ms, now_ns);
                     }
                     self.flush(now_ms, rx.len());
                 }
@@ -490,10 +500,16 @@ impl Shard {
         self.shutdown();
     }
 
+    #[cfg(test)]
     fn handle(&mut self, cmd: Command, now_ms: u64, now_ns: u64) {
+        self.handle_with_slot(cmd, None, now_ms, now_ns)
+    }
+
+    /// `slot`: the IV-filter slot of a TunnelData command if already located.
+    fn handle_with_slot(&mut self, cmd: Command, slot: Option<Slot>, now_ms: u64, now_ns: u64) {
         match cmd {
             Command::Data { from, msg } => {
-                if let Err(r) = self.on_data(&from, msg, now_ms, now_ns) {
+                if let Err(r) = self.on_data(&from, msg, slot, now_ms, now_ns) {
                     self.metrics.drops.add(r, 1);
                 }
             }
@@ -515,6 +531,7 @@ impl Shard {
         &mut self,
         from: &RouterHash,
         msg: Bytes,
+        slot: Option<Slot>,
         now_ms: u64,
         now_ns: u64,
     ) -> Result<(), DropReason> {
@@ -548,7 +565,8 @@ impl Shard {
         if !self.allowance.try_take(&self.shared.bandwidth, len, now_ns) {
             return Err(DropReason::Bandwidth);
         }
-        if self.bloom.check_and_insert(&dedup_key(&msg[13..]), now_ms) {
+        let slot = slot.unwrap_or_else(|| self.bloom.locate_and_prefetch(&dedup_key(&msg[13..])));
+        if self.bloom.check_and_insert_slot(slot, now_ms) {
             return Err(DropReason::DuplicateIv);
         }
         match hop {
@@ -1078,9 +1096,9 @@ mod tests {
         data.extend_from_slice(&77u32.to_be_bytes());
         data.extend_from_slice(&[7u8; 1024]);
         let data = Bytes::from(data);
-        assert_eq!(s.on_data(&[1; 32], data.clone(), end - 1, 1), Ok(()));
+        assert_eq!(s.on_data(&[1; 32], data.clone(), None, end - 1, 1), Ok(()));
         assert_eq!(
-            s.on_data(&[1; 32], data, end, 2),
+            s.on_data(&[1; 32], data, None, end, 2),
             Err(DropReason::UnknownTunnel)
         );
         s.maintain(end);
@@ -1150,7 +1168,7 @@ mod tests {
             p[..8].copy_from_slice(&i.to_le_bytes());
             data.extend_from_slice(&p);
             let t_ns = i * 1_000_000_000 / n;
-            match s.on_data(&[1; 32], Bytes::from(data), now, t_ns) {
+            match s.on_data(&[1; 32], Bytes::from(data), None, now, t_ns) {
                 Ok(()) => passed += 1037,
                 Err(DropReason::Bandwidth) => dropped += 1,
                 Err(e) => panic!("{e:?}"),
