@@ -107,6 +107,44 @@ pub fn aead_encrypt(key: &[u8; 32], n: u64, ad: &[u8], plaintext: &[u8]) -> Vec<
     out
 }
 
+/// [`aead_encrypt`] in place: seals `buf[start..]` and appends the tag, so a frame can be
+/// serialized straight into the buffer that is written to the socket (no copies).
+pub fn aead_seal_in_place(key: &[u8; 32], n: u64, ad: &[u8], buf: &mut Vec<u8>, start: usize) {
+    let tag = ring_key(key)
+        .seal_in_place_separate_tag(
+            ring::aead::Nonce::assume_unique_for_key(chacha_nonce(n)),
+            ring::aead::Aad::from(ad),
+            &mut buf[start..],
+        )
+        .unwrap_or_else(|_| unreachable!("plaintext far below the ChaCha20 limit"));
+    buf.extend_from_slice(tag.as_ref());
+}
+
+/// [`aead_decrypt`] in place: `buf` holds `ciphertext || tag`; on success its first
+/// `buf.len() - 16` bytes are the plaintext (returned as that length). On failure the buffer is
+/// zeroed.
+pub fn aead_open_in_place(
+    key: &[u8; 32],
+    n: u64,
+    ad: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, NoiseError> {
+    let body_len = buf
+        .len()
+        .checked_sub(MAC_LEN)
+        .ok_or(NoiseError::ShortCiphertext(buf.len()))?;
+    let opened = ring_key(key).open_in_place(
+        ring::aead::Nonce::assume_unique_for_key(chacha_nonce(n)),
+        ring::aead::Aad::from(ad),
+        buf,
+    );
+    if opened.is_err() {
+        buf.zeroize();
+        return Err(NoiseError::Aead);
+    }
+    Ok(body_len)
+}
+
 /// AEAD_CHACHA20_POLY1305 decryption of `ciphertext || tag`, returning the plaintext.
 pub fn aead_decrypt(
     key: &[u8; 32],

@@ -8,13 +8,14 @@
 //! chain advance once per frame, so an encoder/decoder pair must see every frame exactly once and
 //! in order; any error leaves the decoder poisoned.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use siphasher::sip::SipHasher24;
 use thiserror::Error;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::noise::{
-    MAC_LEN, NoiseError, SymmetricState, aead_decrypt, aead_encrypt, hkdf2, hmac_sha256,
+    MAC_LEN, NoiseError, SymmetricState, aead_decrypt, aead_encrypt, aead_open_in_place,
+    aead_seal_in_place, hkdf2, hmac_sha256,
 };
 use crate::wire::{Reader, WireError, WireErrorKind, Writer};
 
@@ -274,8 +275,42 @@ impl FrameEncoder {
 
     /// Serialize `blocks` (checking block ordering and sizes) and encrypt them as one frame.
     pub fn encrypt_blocks(&mut self, blocks: &[Block]) -> Result<Vec<u8>, FrameError> {
-        let payload = serialize_blocks(blocks)?;
-        self.encrypt_payload(&payload)
+        let mut out = Vec::new();
+        self.encrypt_blocks_into(blocks, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`encrypt_blocks`](Self::encrypt_blocks), appending the frame to `out`: the blocks are
+    /// serialized straight into `out` and sealed there, so a relayed message is copied once on
+    /// its way out (into the frame) instead of once per step. On error `out` is unchanged and
+    /// the encoder's state is as before (no nonce or length mask used).
+    pub fn encrypt_blocks_into(
+        &mut self,
+        blocks: &[Block],
+        out: &mut Vec<u8>,
+    ) -> Result<(), FrameError> {
+        if self.poisoned {
+            return Err(FrameError::Poisoned);
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0, 0]);
+        if let Err(e) = serialize_blocks_into(blocks, out, start + 2) {
+            out.truncate(start);
+            return Err(e);
+        }
+        // 2^64-1 is reserved by Noise; refuse before using it.
+        if self.n == u64::MAX {
+            out.truncate(start);
+            self.poisoned = true;
+            return Err(FrameError::NonceExhausted);
+        }
+        aead_seal_in_place(&self.key.0, self.n, &[], out, start + 2);
+        self.n += 1;
+        // <= 65535: the payload is at most MAX_FRAME_PAYLOAD (checked while serializing).
+        let len = (out.len() - start - 2) as u16;
+        let masked = len ^ self.lengths.next_mask();
+        out[start..start + 2].copy_from_slice(&masked.to_be_bytes());
+        Ok(())
     }
 }
 
@@ -389,6 +424,48 @@ impl FrameDecoder {
             consumed: total,
             payload: Bytes::from(pt),
         })
+    }
+}
+
+impl FrameDecoder {
+    /// [`decode`](Self::decode) without copies: a complete frame at the front of `buf` is split
+    /// off, decrypted where it lies, and returned as its plaintext payload (which shares the
+    /// read buffer's allocation, so block bodies sliced from it are never copied either).
+    /// `Ok(None)`: more bytes are needed.
+    pub fn decode_in_place(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        if self.poisoned {
+            return Err(FrameError::Poisoned);
+        }
+        let len = match self.pending_len {
+            Some(len) => len,
+            None => {
+                let Some(head) = buf.get(..2) else {
+                    return Ok(None);
+                };
+                let len = self.decode_length([head[0], head[1]])?;
+                self.pending_len = Some(len);
+                len
+            }
+        };
+        if buf.len() < 2 + len {
+            return Ok(None);
+        }
+        if self.n == u64::MAX {
+            self.poisoned = true;
+            return Err(FrameError::NonceExhausted);
+        }
+        let mut frame = buf.split_to(2 + len);
+        match aead_open_in_place(&self.key.0, self.n, &[], &mut frame[2..]) {
+            Ok(pt_len) => {
+                self.n += 1;
+                self.pending_len = None;
+                Ok(Some(frame.freeze().slice(2..2 + pt_len)))
+            }
+            Err(_) => {
+                self.poisoned = true;
+                Err(FrameError::Aead)
+            }
+        }
     }
 }
 
@@ -661,18 +738,29 @@ impl OrderCheck {
 /// 65519-byte payload limit.
 pub fn serialize_blocks(blocks: &[Block]) -> Result<Vec<u8>, FrameError> {
     let mut out = Vec::new();
+    serialize_blocks_into(blocks, &mut out, 0)?;
+    Ok(out)
+}
+
+/// [`serialize_blocks`] appending to `out`, whose payload starts at `start`.
+fn serialize_blocks_into(
+    blocks: &[Block],
+    out: &mut Vec<u8>,
+    start: usize,
+) -> Result<(), FrameError> {
+    out.reserve(blocks.iter().map(|b| 3 + b.data_len()).sum::<usize>() + MAC_LEN);
     let mut order = OrderCheck::default();
     for b in blocks {
-        order.next(b.type_code(), out.len())?;
-        b.write(&mut out)?;
-        if out.len() > MAX_FRAME_PAYLOAD {
+        order.next(b.type_code(), out.len() - start)?;
+        b.write(out)?;
+        if out.len() - start > MAX_FRAME_PAYLOAD {
             return Err(FrameError::PayloadTooLarge {
-                len: out.len(),
+                len: out.len() - start,
                 max: MAX_FRAME_PAYLOAD,
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Parse a decrypted data-phase frame payload. Blocks of unknown type are skipped as the spec
