@@ -18,14 +18,16 @@ use super::now_ms;
 use crate::crypto::ecies_router::GarlicKeys;
 use crate::netdb::{Action, NetDb};
 use crate::ops::metrics::reg;
-use crate::transport::manager::{ConnectTarget, PeerEvent, RouterHash, TransportManager};
+use crate::transport::manager::{
+    ConnectTarget, PeerEvent, RouterHash, TransportManager, TunnelIntake,
+};
 use crate::tunnel::shard::{Submitted, Transit, TransitSink};
 use crate::wire::Writer;
 use crate::wire::garlic::{Clove, DeliveryInstructions};
 use crate::wire::i2np::{I2npBody, I2npMessage, MessageType, ShortHeader, TunnelGateway};
 use crate::wire::{Reader, RouterInfo};
 use bytes::Bytes;
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -150,6 +152,8 @@ pub struct Dispatcher {
     pub garlic: Arc<GarlicKeys>,
     /// The transit room: tunnel data and build requests go there first.
     pub transit: Option<Transit>,
+    /// The transit room's intake (also installed in the transport manager for sessions).
+    pub intake: Option<Arc<TransitIntake>>,
     /// Our own searches for RouterInfos (answers to them arrive here).
     pub search: Arc<super::search::PeerSearch>,
 }
@@ -180,33 +184,18 @@ impl Dispatcher {
     }
 
     /// Hand tunnel messages (data, gateway, build requests) to the transit room. Returns the
-    /// message back when it is not transit's.
+    /// message back when it is not transit's. Sessions do this themselves through the
+    /// [`TransitIntake`] the router installs; this covers any tunnel message queued anyway.
     fn to_transit(
         &self,
         peer: RouterHash,
         header: ShortHeader,
         body: Bytes,
     ) -> Option<(ShortHeader, Bytes)> {
-        let Some(transit) = &self.transit else {
-            return Some((header, body));
-        };
-        if !matches!(header.msg_type, 18 | 19 | 23 | 25) {
-            return Some((header, body));
+        match &self.intake {
+            Some(intake) => intake.offer(peer, header, body),
+            None => Some((header, body)),
         }
-        // Transit takes the message in short-header form. The session split header and body,
-        // so they are joined again here: one copy of at most one tunnel message (~1 KiB).
-        let mut full = Vec::with_capacity(ShortHeader::LEN + body.len());
-        header.write(&mut full);
-        full.extend_from_slice(&body);
-        let ty = MessageType::from_code(header.msg_type)
-            .map(type_label)
-            .unwrap_or("unknown");
-        match transit.submit(peer, Bytes::from(full)) {
-            Submitted::Queued => self.count(ty, "transit"),
-            Submitted::Dropped(reason) => self.count(ty, reason.label()),
-            Submitted::NotTransit(_) => return Some((header, body)),
-        }
-        None
     }
 
     fn update_peer_readiness(&self) {
@@ -473,6 +462,68 @@ impl Dispatcher {
     }
 }
 
+/// The transit room's door for received tunnel messages (TunnelData, TunnelGateway, tunnel
+/// builds), counted in `floodgate_i2np_received_total` like every received message. Sessions
+/// call it directly ([`TunnelIntake`]), so relayed traffic skips the dispatcher's queue.
+pub struct TransitIntake {
+    transit: Transit,
+    metrics: DispatchMetrics,
+    /// `outcome="transit"` counters of the four types, looked up once (a label lookup per
+    /// relayed message was measurable).
+    queued: [IntCounter; 4],
+}
+
+const TRANSIT_TYPES: [u8; 4] = [18, 19, 23, 25];
+
+impl TransitIntake {
+    pub fn new(transit: Transit, metrics: &DispatchMetrics) -> Self {
+        let queued = TRANSIT_TYPES.map(|t| {
+            let ty = MessageType::from_code(t)
+                .map(type_label)
+                .unwrap_or("unknown");
+            metrics.messages.with_label_values(&[ty, "transit"])
+        });
+        Self {
+            transit,
+            metrics: metrics.clone(),
+            queued,
+        }
+    }
+}
+
+impl TunnelIntake for TransitIntake {
+    fn offer(
+        &self,
+        peer: RouterHash,
+        header: ShortHeader,
+        body: Bytes,
+    ) -> Option<(ShortHeader, Bytes)> {
+        let Some(i) = TRANSIT_TYPES.iter().position(|t| *t == header.msg_type) else {
+            return Some((header, body));
+        };
+        // Transit takes the message in short-header form. The session split header and body,
+        // so they are joined again here: one copy of at most one tunnel message (~1 KiB),
+        // which also gives the shard a buffer of its own to transform in place.
+        let mut full = Vec::with_capacity(ShortHeader::LEN + body.len());
+        header.write(&mut full);
+        full.extend_from_slice(&body);
+        match self.transit.submit(peer, Bytes::from(full)) {
+            Submitted::Queued => self.queued[i].inc(),
+            Submitted::Dropped(reason) => {
+                let ty = MessageType::from_code(header.msg_type)
+                    .map(type_label)
+                    .unwrap_or("unknown");
+                self.metrics
+                    .messages
+                    .with_label_values(&[ty, reason.label()])
+                    .inc();
+            }
+            Submitted::NotTransit(_) => return Some((header, body)),
+        }
+        None
+    }
+}
+
 /// Where a message handed to [`Dispatcher::on_message`] came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
@@ -529,6 +580,10 @@ pub struct TransitOutput {
 impl TransitSink for TransitOutput {
     fn send(&self, next_hop: RouterHash, msg: Bytes) {
         self.manager.send(&next_hop, msg);
+    }
+
+    fn send_batch(&self, next_hop: RouterHash, msgs: &mut Vec<Bytes>) {
+        self.manager.send_many(&next_hop, msgs);
     }
 
     fn deliver_local(&self, msg: Bytes) {
@@ -615,6 +670,7 @@ mod tests {
             status,
             garlic: Arc::new(GarlicKeys::new(*me.keys.encryption_secret)),
             transit: None,
+            intake: None,
         };
         Fixture {
             d,

@@ -455,10 +455,17 @@ async fn start_rooms(
     } else {
         None
     };
+    let dispatch_metrics = DispatchMetrics::new(metrics.registry());
+    let intake = transit
+        .as_ref()
+        .map(|t| Arc::new(dispatch::TransitIntake::new(t.clone(), &dispatch_metrics)));
+    if let Some(i) = &intake {
+        manager.set_tunnel_intake(i.clone());
+    }
     let dispatcher = Dispatcher {
         netdb: netdb.clone(),
         manager: manager.clone(),
-        metrics: DispatchMetrics::new(metrics.registry()),
+        metrics: dispatch_metrics,
         acks: Arc::new(PendingAcks::default()),
         min_peers: cfg.readiness.min_peers as usize,
         status: status.clone(),
@@ -466,6 +473,7 @@ async fn start_rooms(
             *id.keys.encryption_secret,
         )),
         transit,
+        intake,
         search: search.clone(),
     };
     tasks.push(tokio::spawn(dispatcher.clone().run(events_rx)));

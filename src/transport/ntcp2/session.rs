@@ -739,13 +739,14 @@ async fn drain_frames(
                                 msg_id: m.msg_id,
                                 expiration_s: m.expiration,
                             };
+                            let Some((header, body)) =
+                                ctx.manager.offer_to_tunnels(peer, header, m.body)
+                            else {
+                                continue;
+                            };
                             // Backpressure: a slow router slows the reader, which slows the peer.
                             if events
-                                .send(PeerEvent::Message {
-                                    peer,
-                                    header,
-                                    body: m.body,
-                                })
+                                .send(PeerEvent::Message { peer, header, body })
                                 .await
                                 .is_err()
                             {
