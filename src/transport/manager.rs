@@ -585,6 +585,42 @@ mod tests {
     }
 
     #[test]
+    fn send_many_queues_in_order_and_counts_what_does_not_fit() {
+        let (m, rec) = manager();
+        let peer = [1u8; 32];
+        let drops = || {
+            m.metrics()
+                .queue_drops
+                .with_label_values(&["queue_full"])
+                .get()
+        };
+        // No session: every message takes the connect-and-hold path.
+        let mut msgs = vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")];
+        m.send_many(&peer, &mut msgs);
+        assert!(msgs.is_empty());
+        assert_eq!(rec.0.lock().unwrap().len(), 1);
+        let (tx, mut rx) = mpsc::channel(4);
+        let _reg = m.register(peer, Direction::Outbound, tx).unwrap();
+        // The held two were flushed on register; two slots are left for three messages.
+        let mut msgs: Vec<Bytes> = [&b"c"[..], b"d", b"e"].map(Bytes::from_static).to_vec();
+        m.send_many(&peer, &mut msgs);
+        assert!(msgs.is_empty());
+        let got: Vec<Bytes> = std::iter::from_fn(|| match rx.try_recv() {
+            Ok(SessionCommand::Send(b)) => Some(b),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(got, [&b"a"[..], b"b", b"c", b"d"].map(Bytes::from_static));
+        assert_eq!(drops(), 1);
+        // Room for all: one reservation.
+        let mut msgs: Vec<Bytes> = [&b"f"[..], b"g"].map(Bytes::from_static).to_vec();
+        m.send_many(&peer, &mut msgs);
+        assert!(matches!(rx.try_recv(), Ok(SessionCommand::Send(b)) if &b[..] == b"f"));
+        assert!(matches!(rx.try_recv(), Ok(SessionCommand::Send(b)) if &b[..] == b"g"));
+        assert_eq!(drops(), 1);
+    }
+
+    #[test]
     fn connect_on_demand_then_flush_on_register() {
         let (m, rec) = manager();
         let peer = [1u8; 32];
