@@ -16,12 +16,14 @@
 //! - start: [`shard::Transit::start`] with [`shard::TransitParams::from_config`], the router's
 //!   X25519 encryption secret and hash, the metrics registry, the shared `RouterStatus`, a
 //!   [`shard::TransitSink`] and the shutdown token;
-//! - dispatch: every `PeerEvent::Message { peer, message }` goes to
-//!   [`shard::Transit::submit`]`(peer, message)`; TunnelData (18), TunnelGateway (19),
+//! - intake: sessions offer every received I2NP message to the router's `TransitIntake`
+//!   (`transport::manager::TunnelIntake`), which calls [`shard::Transit::submit`]`(peer,
+//!   message)` from the session task itself; TunnelData (18), TunnelGateway (19),
 //!   VariableTunnelBuild (23) and ShortTunnelBuild (25) are taken, anything else is handed back
-//!   as [`shard::Submitted::NotTransit`] for the router's own dispatcher;
-//! - output: `TransitSink::send(next_hop, msg)` -> `TransportManager::send(next_hop, msg)`
-//!   (short-header messages); `TransitSink::deliver_local(msg)` -> the router's own dispatcher;
+//!   as [`shard::Submitted::NotTransit`] and goes to the router's own dispatcher;
+//! - output: `TransitSink::send_batch(next_hop, msgs)` -> `TransportManager::send_many`
+//!   (short-header messages, one queue reservation per batch); `TransitSink::deliver_local(msg)`
+//!   -> the router's own dispatcher;
 //! - RouterInfo: [`shard::Transit::congestion_cap`] gives the congestion cap letter.
 
 pub mod admission;
