@@ -396,21 +396,10 @@ impl FrameDecoder {
     /// Either reports how many more bytes are needed or returns one frame and how many bytes of
     /// `input` it used. Call repeatedly until `NeedMore`.
     pub fn decode(&mut self, input: &[u8]) -> Result<Decoded, FrameError> {
-        if self.poisoned {
-            return Err(FrameError::Poisoned);
-        }
-        let len = match self.pending_len {
-            Some(len) => len,
-            None => {
-                let Some(head) = input.get(..2) else {
-                    return Ok(Decoded::NeedMore {
-                        additional: 2 - input.len(),
-                    });
-                };
-                let len = self.decode_length([head[0], head[1]])?;
-                self.pending_len = Some(len);
-                len
-            }
+        let Some(len) = self.next_len(input)? else {
+            return Ok(Decoded::NeedMore {
+                additional: 2 - input.len(),
+            });
         };
         let total = 2 + len;
         let Some(ct) = input.get(2..total) else {
@@ -428,24 +417,31 @@ impl FrameDecoder {
 }
 
 impl FrameDecoder {
+    /// Length of the frame at the front of `input`: de-obfuscated once (that advances the
+    /// SipHash chain) and remembered until the frame is consumed. `None` until its 2-byte
+    /// header has arrived.
+    fn next_len(&mut self, input: &[u8]) -> Result<Option<usize>, FrameError> {
+        if self.poisoned {
+            return Err(FrameError::Poisoned);
+        }
+        if let Some(len) = self.pending_len {
+            return Ok(Some(len));
+        }
+        let Some(head) = input.get(..2) else {
+            return Ok(None);
+        };
+        let len = self.decode_length([head[0], head[1]])?;
+        self.pending_len = Some(len);
+        Ok(Some(len))
+    }
+
     /// [`decode`](Self::decode) without copies: a complete frame at the front of `buf` is split
     /// off, decrypted where it lies, and returned as its plaintext payload (which shares the
     /// read buffer's allocation, so block bodies sliced from it are never copied either).
     /// `Ok(None)`: more bytes are needed.
     pub fn decode_in_place(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
-        if self.poisoned {
-            return Err(FrameError::Poisoned);
-        }
-        let len = match self.pending_len {
-            Some(len) => len,
-            None => {
-                let Some(head) = buf.get(..2) else {
-                    return Ok(None);
-                };
-                let len = self.decode_length([head[0], head[1]])?;
-                self.pending_len = Some(len);
-                len
-            }
+        let Some(len) = self.next_len(buf)? else {
+            return Ok(None);
         };
         if buf.len() < 2 + len {
             return Ok(None);
