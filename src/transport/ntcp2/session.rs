@@ -663,6 +663,37 @@ async fn write_frame(
     encoder: &mut super::FrameEncoder,
     blocks: Vec<Block>,
 ) -> Result<(), FrameError> {
+    let batch = encode_batch(encoder, blocks)?;
+    if batch.too_large > 0 {
+        ctx.manager
+            .metrics()
+            .queue_drops
+            .with_label_values(&["too_large"])
+            .inc_by(batch.too_large);
+    }
+    wr.write_all(&batch.bytes)
+        .await
+        .map_err(|_| FrameError::Poisoned)?;
+    counters.bytes_out.inc_by(batch.bytes.len() as u64);
+    counters.messages_out.inc_by(batch.messages);
+    Ok(())
+}
+
+/// What one socket write carries: the frames, and how many I2NP messages went in or were too
+/// large for any frame.
+struct EncodedBatch {
+    bytes: Vec<u8>,
+    messages: u64,
+    too_large: u64,
+}
+
+/// Encrypt `blocks` as frames of about [`TARGET_FRAME_PAYLOAD`], each closed by a random
+/// padding block when there is room for one (a block that fills a frame on its own goes
+/// without: up to the largest I2NP message NTCP2 can carry).
+fn encode_batch(
+    encoder: &mut super::FrameEncoder,
+    blocks: Vec<Block>,
+) -> Result<EncodedBatch, FrameError> {
     // The whole write, frames and overheads included, so that serializing never reallocates.
     let mut out = Vec::with_capacity(
         blocks.iter().map(|b| 3 + b.data_len()).sum::<usize>()
@@ -671,20 +702,17 @@ async fn write_frame(
     let mut frame: Vec<Block> = Vec::new();
     let mut size = 0usize;
     let mut messages = 0u64;
-    let limit = super::frame::MAX_FRAME_PAYLOAD - 3 - usize::from(MAX_FRAME_PADDING);
+    let mut too_large = 0u64;
+    let limit = super::frame::MAX_FRAME_PAYLOAD;
     for b in blocks {
         let len = 3 + b.data_len();
         if len > limit {
             // Cannot be sent over NTCP2 at all (I2NP messages are limited to ~64 KiB).
-            ctx.manager
-                .metrics()
-                .queue_drops
-                .with_label_values(&["too_large"])
-                .inc();
+            too_large += 1;
             continue;
         }
         if size + len > limit || size >= TARGET_FRAME_PAYLOAD {
-            seal(encoder, &mut frame, &mut out)?;
+            seal(encoder, &mut frame, limit - size, &mut out)?;
             size = 0;
         }
         if matches!(b, Block::I2np(_)) {
@@ -694,22 +722,31 @@ async fn write_frame(
         frame.push(b);
     }
     if !frame.is_empty() {
-        seal(encoder, &mut frame, &mut out)?;
+        seal(encoder, &mut frame, limit - size, &mut out)?;
     }
-    wr.write_all(&out).await.map_err(|_| FrameError::Poisoned)?;
-    counters.bytes_out.inc_by(out.len() as u64);
-    counters.messages_out.inc_by(messages);
-    Ok(())
+    Ok(EncodedBatch {
+        bytes: out,
+        messages,
+        too_large,
+    })
 }
 
+/// Close a frame with up to [`MAX_FRAME_PADDING`] random padding if `room` (payload bytes left
+/// in the frame) allows a padding block at all, and encrypt it onto `out`.
 fn seal(
     encoder: &mut super::FrameEncoder,
     frame: &mut Vec<Block>,
+    room: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
-    let pad = rand::thread_rng().gen_range(0..=MAX_FRAME_PADDING);
-    // Termination must be last except for padding; padding is always last.
-    frame.push(Block::Padding { len: pad });
+    if let Some(max) = room.checked_sub(3) {
+        let max = u16::try_from(max)
+            .unwrap_or(u16::MAX)
+            .min(MAX_FRAME_PADDING);
+        let pad = rand::thread_rng().gen_range(0..=max);
+        // Termination must be last except for padding; padding is always last.
+        frame.push(Block::Padding { len: pad });
+    }
     encoder.encrypt_blocks_into(frame, out)?;
     frame.clear();
     Ok(())
@@ -778,5 +815,72 @@ async fn drain_frames(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::ntcp2::frame::{DirectionKeys, I2npBlock};
+    use crate::transport::ntcp2::{FrameDecoder, FrameEncoder};
+
+    fn keys() -> DirectionKeys {
+        DirectionKeys {
+            cipher_key: [3; 32],
+            sip_keys: [4; 32],
+        }
+    }
+
+    fn i2np(id: u32, body_len: usize) -> Block {
+        Block::I2np(I2npBlock {
+            msg_type: 18,
+            msg_id: id,
+            expiration: 1_700_000_000,
+            body: Bytes::from(vec![id as u8; body_len]),
+        })
+    }
+
+    /// Decode every frame of `bytes`, dropping padding; also returns the frame count.
+    fn decode(bytes: &[u8]) -> (Vec<Block>, usize) {
+        let mut dec = FrameDecoder::new(&keys());
+        let mut buf = BytesMut::from(bytes);
+        let (mut blocks, mut frames) = (Vec::new(), 0);
+        while let Some(p) = dec.decode_in_place(&mut buf).unwrap() {
+            frames += 1;
+            blocks.extend(
+                parse_blocks(&p)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|b| !matches!(b, Block::Padding { .. })),
+            );
+        }
+        assert!(buf.is_empty());
+        (blocks, frames)
+    }
+
+    #[test]
+    fn the_largest_i2np_message_ntcp2_can_carry_is_sent_without_padding() {
+        // Block header 3 + short I2NP header 9 + body = the whole 65,519-byte frame payload.
+        let largest = crate::transport::ntcp2::frame::MAX_FRAME_PAYLOAD - 3 - 9;
+        let mut enc = FrameEncoder::new(&keys());
+        let batch = encode_batch(&mut enc, vec![i2np(1, largest), i2np(2, largest + 1)]).unwrap();
+        assert_eq!((batch.messages, batch.too_large), (1, 1));
+        assert_eq!(decode(&batch.bytes), (vec![i2np(1, largest)], 1));
+        // 3 bytes below: room for a padding block, of 0 bytes.
+        let mut enc = FrameEncoder::new(&keys());
+        let batch = encode_batch(&mut enc, vec![i2np(3, largest - 3)]).unwrap();
+        assert_eq!(decode(&batch.bytes), (vec![i2np(3, largest - 3)], 1));
+    }
+
+    #[test]
+    fn a_batch_is_split_into_frames_of_about_the_target_size() {
+        let blocks: Vec<Block> = (0..100).map(|i| i2np(i, 1028 - 9)).collect();
+        let mut enc = FrameEncoder::new(&keys());
+        let batch = encode_batch(&mut enc, blocks.clone()).unwrap();
+        assert_eq!((batch.messages, batch.too_large), (100, 0));
+        let (got, frames) = decode(&batch.bytes);
+        assert_eq!(got, blocks);
+        // 100 x 1031 bytes in frames closed once they reach 16 KiB: 16 blocks per frame.
+        assert_eq!(frames, 100usize.div_ceil(16));
     }
 }
