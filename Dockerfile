@@ -107,11 +107,13 @@ USER 10001:10001
 # shared library in the runtime image.
 FROM rust:1-bookworm AS build
 
-# librocksdb-sys runs bindgen, which needs libclang. Debian package versions are not pinned: the
-# bookworm suite only ever receives security fixes, and an exact pin breaks as soon as one lands.
+# librocksdb-sys runs bindgen, which needs libclang; the openssl crate (NTCP2's data-phase AEAD) links
+# libssl/libcrypto, statically with crt-static (libssl-dev ships the .a files). Debian package
+# versions are not pinned: the bookworm suite only ever receives security fixes, and an exact pin
+# breaks as soon as one lands.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libclang-dev \
+ && apt-get install -y --no-install-recommends libclang-dev libssl-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

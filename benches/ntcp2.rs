@@ -6,7 +6,9 @@
 //!   one. At most `WINDOW` messages are in flight so the 1024-deep session queue never drops.
 //! * `ntcp2_frame/*`: the same blocks through `FrameEncoder::encrypt_blocks` +
 //!   `FrameDecoder::decode` + `parse_blocks` in memory: the codec and crypto cost alone.
-//! * `chacha20poly1305/*`: the bare AEAD as floodgate calls it, for the crypto floor.
+//! * `chacha20poly1305/*`: the bare AEAD as floodgate calls it, for the crypto floor: `seal` and
+//!   `open` (ring: handshake and small frames), `data_phase_*_in_place` (what frames use: OpenSSL
+//!   from 4 KiB up; the open case includes a copy of the frame into the buffer).
 //!
 //! * `ntcp2_cpu/*`: the session and frame cases again, timed in CPU time of the whole process
 //!   (all threads: both routers and the driver) instead of wall time: bytes per CPU-second, the
@@ -17,7 +19,7 @@
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
-use floodgate::crypto::noise::{aead_decrypt, aead_encrypt};
+use floodgate::crypto::noise::{DataPhaseAead, aead_decrypt, aead_encrypt};
 use floodgate::identity::{RouterInfoParams, RouterKeys, build_router_info};
 use floodgate::ops::status::RouterStatus;
 use floodgate::router::dispatch::ntcp2_target;
@@ -330,6 +332,23 @@ fn frame(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("open", len), |b| {
             b.iter(|| black_box(aead_decrypt(&key, 1, &[], black_box(&ct)).unwrap()))
+        });
+        // The data phase's in-place AEAD (OpenSSL from 4 KiB up, ring below).
+        let mut aead = DataPhaseAead::new().unwrap();
+        let mut buf = pt.clone();
+        g.bench_function(BenchmarkId::new("data_phase_seal_in_place", len), |b| {
+            b.iter(|| {
+                buf.truncate(len);
+                aead.seal_in_place(&key, 1, black_box(&mut buf), 0).unwrap();
+            })
+        });
+        let sealed = ct.clone();
+        let mut buf = ct.clone();
+        g.bench_function(BenchmarkId::new("data_phase_open_in_place", len), |b| {
+            b.iter(|| {
+                buf.copy_from_slice(&sealed);
+                black_box(aead.open_in_place(&key, 1, black_box(&mut buf)).unwrap());
+            })
         });
     }
     g.finish();

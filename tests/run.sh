@@ -22,8 +22,9 @@ if [ "${SKIP_SETUP:-0}" != 1 ]; then
   say "setup: system packages"
   # libclang-dev: bindgen for librocksdb-sys; ccache: C++ build cache; i2pd: the interop peers;
   # prometheus: promtool; iproute2: network namespaces for the private testnet.
-  # jq, util-linux (taskset): the relay bench script.
-  pkgs=(libclang-dev ccache i2pd prometheus iproute2 procps curl zip python3-venv shellcheck jq util-linux)
+  # jq, util-linux (taskset): the relay bench script. libssl-dev, pkg-config: the openssl crate
+  # (NTCP2's data-phase AEAD, see src/crypto/noise.rs).
+  pkgs=(libclang-dev libssl-dev pkg-config ccache i2pd prometheus iproute2 procps curl zip python3-venv shellcheck jq util-linux)
   missing=()
   for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then

@@ -14,8 +14,8 @@ use thiserror::Error;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::noise::{
-    MAC_LEN, NoiseError, SymmetricState, aead_decrypt, aead_encrypt, aead_open_in_place,
-    aead_seal_in_place, hkdf2, hmac_sha256,
+    DataPhaseAead, MAC_LEN, NoiseError, SymmetricState, aead_decrypt, aead_encrypt, hkdf2,
+    hmac_sha256,
 };
 use crate::wire::{Reader, WireError, WireErrorKind, Writer};
 
@@ -72,6 +72,9 @@ pub enum FrameError {
     /// The decrypted payload is not a valid block sequence.
     #[error("payload: {0}")]
     Payload(#[from] WireError),
+    /// The crypto library failed (not the peer's doing).
+    #[error("crypto library failed: {0}")]
+    Crypto(&'static str),
 }
 
 impl FrameError {
@@ -85,6 +88,7 @@ impl FrameError {
             FrameError::NonceExhausted => "nonce",
             FrameError::Poisoned => "poisoned",
             FrameError::Payload(_) => "payload",
+            FrameError::Crypto(_) => "crypto",
         }
     }
 
@@ -221,6 +225,16 @@ pub struct FrameEncoder {
     n: u64,
     lengths: LengthObfuscator,
     poisoned: bool,
+    /// The in-place AEAD's cipher context, made on first use (making it can fail).
+    aead: Option<DataPhaseAead>,
+}
+
+/// The AEAD context in `slot`, made on first use.
+fn aead_ctx(slot: &mut Option<DataPhaseAead>) -> Result<&mut DataPhaseAead, FrameError> {
+    if slot.is_none() {
+        *slot = Some(DataPhaseAead::new().map_err(|_| FrameError::Crypto("no cipher context"))?);
+    }
+    slot.as_mut().ok_or(FrameError::Crypto("no cipher context"))
 }
 
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -238,6 +252,7 @@ impl FrameEncoder {
             n: 0,
             lengths: LengthObfuscator::new(&keys.sip_keys),
             poisoned: false,
+            aead: None,
         }
     }
 
@@ -304,7 +319,15 @@ impl FrameEncoder {
             self.poisoned = true;
             return Err(FrameError::NonceExhausted);
         }
-        aead_seal_in_place(&self.key.0, self.n, &[], out, start + 2);
+        let sealed = aead_ctx(&mut self.aead).and_then(|a| {
+            a.seal_in_place(&self.key.0, self.n, out, start + 2)
+                .map_err(|_| FrameError::Crypto("seal"))
+        });
+        if let Err(e) = sealed {
+            out.truncate(start);
+            self.poisoned = true;
+            return Err(e);
+        }
         self.n += 1;
         // <= 65535: the payload is at most MAX_FRAME_PAYLOAD (checked while serializing).
         let len = (out.len() - start - 2) as u16;
@@ -334,6 +357,8 @@ pub struct FrameDecoder {
     /// has advanced for it, so it must not be decoded again).
     pending_len: Option<usize>,
     poisoned: bool,
+    /// The in-place AEAD's cipher context, made on first use.
+    aead: Option<DataPhaseAead>,
 }
 
 impl FrameDecoder {
@@ -344,6 +369,7 @@ impl FrameDecoder {
             lengths: LengthObfuscator::new(&keys.sip_keys),
             pending_len: None,
             poisoned: false,
+            aead: None,
         }
     }
 
@@ -388,6 +414,10 @@ impl FrameDecoder {
             Err(NoiseError::NoKey | NoiseError::NonceExhausted) => {
                 self.poisoned = true;
                 Err(FrameError::NonceExhausted)
+            }
+            Err(NoiseError::Backend(e)) => {
+                self.poisoned = true;
+                Err(FrameError::Crypto(e))
             }
         }
     }
@@ -451,11 +481,22 @@ impl FrameDecoder {
             return Err(FrameError::NonceExhausted);
         }
         let mut frame = buf.split_to(2 + len);
-        match aead_open_in_place(&self.key.0, self.n, &[], &mut frame[2..]) {
+        let aead = match aead_ctx(&mut self.aead) {
+            Ok(a) => a,
+            Err(e) => {
+                self.poisoned = true;
+                return Err(e);
+            }
+        };
+        match aead.open_in_place(&self.key.0, self.n, &mut frame[2..]) {
             Ok(pt_len) => {
                 self.n += 1;
                 self.pending_len = None;
                 Ok(Some(frame.freeze().slice(2..2 + pt_len)))
+            }
+            Err(NoiseError::Backend(e)) => {
+                self.poisoned = true;
+                Err(FrameError::Crypto(e))
             }
             Err(_) => {
                 self.poisoned = true;
