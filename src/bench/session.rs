@@ -10,8 +10,8 @@ use super::BenchError;
 use crate::identity::{RouterInfoParams, RouterKeys, build_router_info};
 use crate::transport::ntcp2::frame::MAX_FRAME_PAYLOAD;
 use crate::transport::ntcp2::{
-    Block, Decoded, FrameDecoder, FrameEncoder, HandshakeRandom, Initiator, LocalKeys,
-    PeerNtcp2Info, ReplayCache, parse_blocks, unix_time_secs,
+    Block, FrameDecoder, FrameEncoder, HandshakeRandom, Initiator, LocalKeys, PeerNtcp2Info,
+    ReplayCache, parse_blocks, unix_time_secs,
 };
 use crate::wire::RouterInfo;
 use bytes::{Bytes, BytesMut};
@@ -239,9 +239,12 @@ impl FrameReader {
     /// The blocks of the next frame; `Ok(None)` when the peer closed the connection.
     pub async fn next_frame(&mut self) -> Result<Option<Vec<Block>>, BenchError> {
         loop {
-            if let Decoded::Frame { consumed, payload } = self.decoder.decode(&self.buf)? {
-                let _ = self.buf.split_to(consumed);
+            // In place, as a router session does (the bench must not be the slower side).
+            if let Some(payload) = self.decoder.decode_in_place(&mut self.buf)? {
                 return Ok(Some(parse_blocks(&payload)?));
+            }
+            if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+                self.buf.reserve(64 * 1024);
             }
             if self.rd.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);

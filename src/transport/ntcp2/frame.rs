@@ -14,8 +14,7 @@ use thiserror::Error;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::noise::{
-    DataPhaseAead, MAC_LEN, NoiseError, SymmetricState, aead_decrypt, aead_encrypt, hkdf2,
-    hmac_sha256,
+    DataPhaseAead, MAC_LEN, NoiseError, SymmetricState, aead_decrypt, hkdf2, hmac_sha256,
 };
 use crate::wire::{Reader, WireError, WireErrorKind, Writer};
 
@@ -273,19 +272,37 @@ impl FrameEncoder {
                 max: MAX_FRAME_PAYLOAD,
             });
         }
+        let mut out = Vec::with_capacity(2 + payload.len() + MAC_LEN);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(payload);
+        self.seal_frame(&mut out, 0)?;
+        Ok(out)
+    }
+
+    /// Seal the frame in `out[start..]` (2 placeholder bytes, then the payload) in place and
+    /// fill in its obfuscated length. On error `out` is cut back to `start`.
+    fn seal_frame(&mut self, out: &mut Vec<u8>, start: usize) -> Result<(), FrameError> {
         // 2^64-1 is reserved by Noise; refuse before using it.
         if self.n == u64::MAX {
+            out.truncate(start);
             self.poisoned = true;
             return Err(FrameError::NonceExhausted);
         }
-        let ct = aead_encrypt(&self.key.0, self.n, &[], payload);
+        let sealed = aead_ctx(&mut self.aead).and_then(|a| {
+            a.seal_in_place(&self.key.0, self.n, out, start + 2)
+                .map_err(|_| FrameError::Crypto("seal"))
+        });
+        if let Err(e) = sealed {
+            out.truncate(start);
+            self.poisoned = true;
+            return Err(e);
+        }
         self.n += 1;
-        // ct.len() <= 65535 by the payload check above.
-        let len = ct.len() as u16;
-        let mut out = Vec::with_capacity(2 + ct.len());
-        out.put_u16(len ^ self.lengths.next_mask());
-        out.extend_from_slice(&ct);
-        Ok(out)
+        // <= 65535: the payload is at most MAX_FRAME_PAYLOAD (checked by the callers).
+        let len = (out.len() - start - 2) as u16;
+        let masked = len ^ self.lengths.next_mask();
+        out[start..start + 2].copy_from_slice(&masked.to_be_bytes());
+        Ok(())
     }
 
     /// Serialize `blocks` (checking block ordering and sizes) and encrypt them as one frame.
@@ -313,27 +330,7 @@ impl FrameEncoder {
             out.truncate(start);
             return Err(e);
         }
-        // 2^64-1 is reserved by Noise; refuse before using it.
-        if self.n == u64::MAX {
-            out.truncate(start);
-            self.poisoned = true;
-            return Err(FrameError::NonceExhausted);
-        }
-        let sealed = aead_ctx(&mut self.aead).and_then(|a| {
-            a.seal_in_place(&self.key.0, self.n, out, start + 2)
-                .map_err(|_| FrameError::Crypto("seal"))
-        });
-        if let Err(e) = sealed {
-            out.truncate(start);
-            self.poisoned = true;
-            return Err(e);
-        }
-        self.n += 1;
-        // <= 65535: the payload is at most MAX_FRAME_PAYLOAD (checked while serializing).
-        let len = (out.len() - start - 2) as u16;
-        let masked = len ^ self.lengths.next_mask();
-        out[start..start + 2].copy_from_slice(&masked.to_be_bytes());
-        Ok(())
+        self.seal_frame(out, start)
     }
 }
 
