@@ -273,11 +273,7 @@ impl TransportManager {
                             dropped += 1;
                         }
                     }
-                    self.inner
-                        .metrics
-                        .queue_drops
-                        .with_label_values(&["queue_full"])
-                        .inc_by(dropped);
+                    self.count_drops("queue_full", dropped);
                     return;
                 }
                 // The session is gone: the per-message path connects again.
@@ -287,6 +283,15 @@ impl TransportManager {
         for m in msgs.drain(..) {
             self.send(peer, m);
         }
+    }
+
+    /// Count `n` messages dropped for `reason` (`floodgate_ntcp2_queue_drops_total`).
+    pub fn count_drops(&self, reason: &'static str, n: u64) {
+        self.inner
+            .metrics
+            .queue_drops
+            .with_label_values(&[reason])
+            .inc_by(n);
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<RouterHash, SessionEntry>> {
@@ -347,11 +352,7 @@ impl TransportManager {
         let queued = self.pending().remove(&peer).unwrap_or_default();
         for cmd in queued {
             if tx.try_send(cmd).is_err() {
-                self.inner
-                    .metrics
-                    .queue_drops
-                    .with_label_values(&["queue_full"])
-                    .inc();
+                self.count_drops("queue_full", 1);
             }
         }
         Ok(Registration {
@@ -382,11 +383,7 @@ impl TransportManager {
     /// An outbound connection attempt failed: drop what was waiting for it.
     pub fn connect_failed(&self, peer: &RouterHash) {
         if let Some(q) = self.pending().remove(peer) {
-            self.inner
-                .metrics
-                .queue_drops
-                .with_label_values(&["connect_failed"])
-                .inc_by(q.len() as u64);
+            self.count_drops("connect_failed", q.len() as u64);
         }
     }
 
@@ -398,31 +395,19 @@ impl TransportManager {
     /// Queue a command for `peer`'s session, connecting if needed.
     pub fn command(&self, peer: &RouterHash, cmd: SessionCommand) -> SendOutcome {
         if peer == &self.inner.our_hash {
-            self.inner
-                .metrics
-                .queue_drops
-                .with_label_values(&["to_self"])
-                .inc();
+            self.count_drops("to_self", 1);
             return SendOutcome::Dropped("to_self");
         }
         let tx = self.sessions().get(peer).map(|e| e.tx.clone());
         if tx.is_none() && self.inner.closing.load(Ordering::Relaxed) {
-            self.inner
-                .metrics
-                .queue_drops
-                .with_label_values(&["shutting_down"])
-                .inc();
+            self.count_drops("shutting_down", 1);
             return SendOutcome::Dropped("shutting_down");
         }
         let cmd = match tx {
             Some(tx) => match tx.try_send(cmd) {
                 Ok(()) => return SendOutcome::Queued,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.inner
-                        .metrics
-                        .queue_drops
-                        .with_label_values(&["queue_full"])
-                        .inc();
+                    self.count_drops("queue_full", 1);
                     return SendOutcome::Dropped("queue_full");
                 }
                 // The session ended between lookup and send: connect again below.
@@ -433,11 +418,7 @@ impl TransportManager {
         let mut pending = self.pending();
         if let Some(q) = pending.get_mut(peer) {
             if q.len() >= PENDING_PER_PEER {
-                self.inner
-                    .metrics
-                    .queue_drops
-                    .with_label_values(&["pending_full"])
-                    .inc();
+                self.count_drops("pending_full", 1);
                 return SendOutcome::Dropped("pending_full");
             }
             q.push(cmd);
@@ -465,11 +446,7 @@ impl TransportManager {
             }
             self.resolving_set().remove(peer);
             let n = self.pending().remove(peer).map_or(0, |q| q.len() as u64);
-            self.inner
-                .metrics
-                .queue_drops
-                .with_label_values(&["no_address"])
-                .inc_by(n);
+            self.count_drops("no_address", n);
             return SendOutcome::Dropped("no_address");
         };
         pending.insert(*peer, vec![cmd]);
@@ -479,11 +456,7 @@ impl TransportManager {
     }
 
     fn drop_no_address(&self) -> SendOutcome {
-        self.inner
-            .metrics
-            .queue_drops
-            .with_label_values(&["no_address"])
-            .inc();
+        self.count_drops("no_address", 1);
         SendOutcome::Dropped("no_address")
     }
 
@@ -514,11 +487,7 @@ impl TransportManager {
             _ => {
                 // Found, but without an NTCP2 address we can use.
                 if let Some(q) = self.pending().remove(peer) {
-                    self.inner
-                        .metrics
-                        .queue_drops
-                        .with_label_values(&["no_address"])
-                        .inc_by(q.len() as u64);
+                    self.count_drops("no_address", q.len() as u64);
                 }
             }
         }
@@ -530,11 +499,7 @@ impl TransportManager {
             return;
         }
         if let Some(q) = self.pending().remove(peer) {
-            self.inner
-                .metrics
-                .queue_drops
-                .with_label_values(&["lookup_failed"])
-                .inc_by(q.len() as u64);
+            self.count_drops("lookup_failed", q.len() as u64);
         }
     }
 

@@ -665,11 +665,7 @@ async fn write_frame(
 ) -> Result<(), FrameError> {
     let batch = encode_batch(encoder, blocks)?;
     if batch.too_large > 0 {
-        ctx.manager
-            .metrics()
-            .queue_drops
-            .with_label_values(&["too_large"])
-            .inc_by(batch.too_large);
+        ctx.manager.count_drops("too_large", batch.too_large);
     }
     wr.write_all(&batch.bytes)
         .await
