@@ -150,9 +150,8 @@ pub struct Dispatcher {
     pub status: Arc<crate::ops::status::RouterStatus>,
     /// Our router's X25519 encryption key (and replay memory) for garlic addressed to us.
     pub garlic: Arc<GarlicKeys>,
-    /// The transit room: tunnel data and build requests go there first.
-    pub transit: Option<Transit>,
-    /// The transit room's intake (also installed in the transport manager for sessions).
+    /// The transit room's intake: tunnel data and build requests go there first (the same
+    /// intake is installed in the transport manager for sessions).
     pub intake: Option<Arc<TransitIntake>>,
     /// Our own searches for RouterInfos (answers to them arrive here).
     pub search: Arc<super::search::PeerSearch>,
@@ -476,6 +475,11 @@ pub struct TransitIntake {
 const TRANSIT_TYPES: [u8; 4] = [18, 19, 23, 25];
 
 impl TransitIntake {
+    /// The transit room behind this intake.
+    pub fn transit(&self) -> &Transit {
+        &self.transit
+    }
+
     pub fn new(transit: Transit, metrics: &DispatchMetrics) -> Self {
         let queued = TRANSIT_TYPES.map(|t| {
             let ty = MessageType::from_code(t)
@@ -669,7 +673,6 @@ mod tests {
             min_peers: 0,
             status,
             garlic: Arc::new(GarlicKeys::new(*me.keys.encryption_secret)),
-            transit: None,
             intake: None,
         };
         Fixture {

@@ -472,7 +472,6 @@ async fn start_rooms(
         garlic: Arc::new(crate::crypto::ecies_router::GarlicKeys::new(
             *id.keys.encryption_secret,
         )),
-        transit,
         intake,
         search: search.clone(),
     };
@@ -512,7 +511,10 @@ async fn publish_loop(
     let mut last_publish: Option<tokio::time::Instant> = None;
     let mut last_cap: Option<char> = None;
     loop {
-        let cap = dispatcher.transit.as_ref().and_then(|t| t.congestion_cap());
+        let cap = dispatcher
+            .intake
+            .as_ref()
+            .and_then(|i| i.transit().congestion_cap());
         let now = tokio::time::Instant::now();
         let cap_changed = last_publish.is_some() && cap != last_cap;
         let cap_due = cap_changed
