@@ -243,9 +243,7 @@ impl FrameReader {
             if let Some(payload) = self.decoder.decode_in_place(&mut self.buf)? {
                 return Ok(Some(parse_blocks(&payload)?));
             }
-            if self.buf.capacity() - self.buf.len() < 16 * 1024 {
-                self.buf.reserve(64 * 1024);
-            }
+            crate::transport::ntcp2::session::top_up_read_buffer(&mut self.buf);
             if self.rd.read_buf(&mut self.buf).await? == 0 {
                 return Ok(None);
             }

@@ -46,6 +46,16 @@ pub const TARGET_FRAME_PAYLOAD: usize = 16 * 1024;
 pub const WRITE_BATCH: usize = 64 * 1024;
 /// Socket read buffer size (and the most one read takes).
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Make room in a read buffer before the next socket read. Why: frames are split off the front
+/// of the buffer and decrypted in place ([`super::FrameDecoder::decode_in_place`]), and the
+/// messages in them keep that memory until they are forwarded, so the buffer must be topped up
+/// explicitly; left to `read_buf` it would grow by 64 bytes at a time.
+pub fn top_up_read_buffer(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+}
 /// Largest random padding block appended to a data frame.
 const MAX_FRAME_PADDING: u16 = 32;
 /// Padding after handshake messages 1 and 2 (cleartext, so kept small; i2pd accepts up to 287
@@ -507,12 +517,7 @@ async fn run_session(
     let mut idle = Box::pin(tokio::time::sleep(IDLE_TIMEOUT));
     let mut partial_deadline: Option<tokio::time::Instant> = None;
     let ending: Ending = 'session: loop {
-        // Frames are split off the front of `buf` and decrypted in place, and the messages in
-        // them keep that memory until they are forwarded, so the buffer is topped up here
-        // rather than left to `read_buf` (which would grow it by 64 bytes at a time).
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
+        top_up_read_buffer(&mut buf);
         if !pending_out.is_empty() {
             if let Err(e) = write_frame(
                 &ctx,
