@@ -77,17 +77,24 @@ enum BenchCommand {
     Netdb(NetdbArgs),
 }
 
+/// The router under test, as both bench modes address it.
 #[derive(clap::Args)]
-struct NetdbArgs {
+struct UutArgs {
     /// The router under test's router.info file.
     #[arg(long)]
     router_info: PathBuf,
     /// Its NTCP2 address (default: the one published in the router.info).
     #[arg(long)]
     addr: Option<SocketAddr>,
-    /// PID of the router under test, for CPU readings from /proc.
+    /// PID of the router under test, for CPU (and with `transit`, memory) readings from /proc.
     #[arg(long)]
     uut_pid: Option<u32>,
+}
+
+#[derive(clap::Args)]
+struct NetdbArgs {
+    #[command(flatten)]
+    uut: UutArgs,
     /// LeaseSets to store and look up.
     #[arg(long, default_value_t = 2000)]
     entries: usize,
@@ -113,15 +120,8 @@ struct NetdbArgs {
 
 #[derive(clap::Args)]
 struct TransitArgs {
-    /// The router under test's router.info file.
-    #[arg(long)]
-    router_info: PathBuf,
-    /// Its NTCP2 address (default: the one published in the router.info).
-    #[arg(long)]
-    addr: Option<SocketAddr>,
-    /// PID of the router under test, for CPU and memory readings from /proc.
-    #[arg(long)]
-    uut_pid: Option<u32>,
+    #[command(flatten)]
+    uut: UutArgs,
     /// Tunnels to build (K).
     #[arg(long, default_value_t = 100)]
     tunnels: usize,
@@ -304,13 +304,13 @@ fn bench_runtime() -> Result<tokio::runtime::Runtime> {
 fn bench_netdb(a: NetdbArgs) -> Result<std::process::ExitCode> {
     use floodgate::bench::netdb;
     bench_logging();
-    let uut = bench_uut(&a.router_info, a.addr)?;
+    let uut = bench_uut(&a.uut.router_info, a.uut.addr)?;
     let params = netdb::NetdbParams {
         entries: a.entries,
         window: a.window,
         timeout: secs(a.timeout, "timeout")?,
         lookup_duration: secs(a.lookup_duration, "lookup-duration")?,
-        uut_pid: a.uut_pid,
+        uut_pid: a.uut.uut_pid,
         a_ip: a.a_ip,
     };
     let report = bench_runtime()?.block_on(netdb::run(&uut, &params))?;
@@ -335,7 +335,7 @@ fn bench_netdb(a: NetdbArgs) -> Result<std::process::ExitCode> {
 fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
     use floodgate::bench::transit;
     bench_logging();
-    let uut = bench_uut(&a.router_info, a.addr)?;
+    let uut = bench_uut(&a.uut.router_info, a.uut.addr)?;
     let params = transit::TransitParams {
         tunnels: a.tunnels,
         build_window: a.build_window,
@@ -345,7 +345,7 @@ fn bench_transit(a: TransitArgs) -> Result<std::process::ExitCode> {
         duration: secs(a.duration, "duration")?,
         window: a.window,
         frame_messages: a.frame_messages,
-        uut_pid: a.uut_pid,
+        uut_pid: a.uut.uut_pid,
         a_ip: a.a_ip,
         b_ips: a.b_ip,
     };
