@@ -26,6 +26,29 @@ impl TestRouter {
 }
 
 /// A RouterInfo signed by fresh keys: NTCP2 on 127.0.0.1, caps with `f` when `floodfill`.
+/// An in-memory floodfill netDb on network 2 for `our_hash`, ready at once: what router-level
+/// test fixtures stand on.
+pub fn memory_netdb(
+    our_hash: Hash,
+    registry: &prometheus::Registry,
+    status: std::sync::Arc<crate::ops::status::RouterStatus>,
+    now_ms: u64,
+) -> super::NetDb {
+    super::NetDb::open(
+        super::NetDbOptions {
+            data_dir: None,
+            net_id: 2,
+            floodfill: true,
+            our_hash,
+            ready_min_router_infos: 0,
+        },
+        registry,
+        status,
+        now_ms,
+    )
+    .expect("an in-memory netDb opens")
+}
+
 pub fn router(net_id: u8, floodfill: bool, published_ms: u64) -> TestRouter {
     let keys = RouterKeys::generate();
     let info = router_info_for(&keys, net_id, floodfill, published_ms);

@@ -619,7 +619,6 @@ mod tests {
     use super::*;
     use crate::crypto::SigningPrivateKey;
     use crate::crypto::ecies_router::seal_router_garlic;
-    use crate::netdb::NetDbOptions;
     use crate::netdb::testkit;
     use crate::transport::manager::{Direction, SessionCommand};
     use crate::transport::metrics::TransportMetrics;
@@ -638,19 +637,7 @@ mod tests {
         let me = testkit::router(2, true, now);
         let registry = Registry::new();
         let status = Arc::new(crate::ops::status::RouterStatus::new());
-        let netdb = NetDb::open(
-            NetDbOptions {
-                data_dir: None,
-                net_id: 2,
-                floodfill: true,
-                our_hash: me.hash(),
-                ready_min_router_infos: 0,
-            },
-            &registry,
-            status.clone(),
-            now,
-        )
-        .unwrap();
+        let netdb = testkit::memory_netdb(me.hash(), &registry, status.clone(), now);
         let (tx, rx) = mpsc::channel(16);
         let manager = TransportManager::new(
             me.hash(),

@@ -212,7 +212,7 @@ impl PeerDirectory for NetDbDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netdb::{NetDbOptions, testkit};
+    use crate::netdb::testkit;
     use crate::ops::status::RouterStatus;
     use crate::transport::manager::{
         Connector, Direction, SESSION_QUEUE_LEN, SendOutcome, SessionCommand,
@@ -242,19 +242,7 @@ mod tests {
         let me = testkit::router(2, true, now);
         let registry = Registry::new();
         let status = Arc::new(RouterStatus::new());
-        let netdb = NetDb::open(
-            NetDbOptions {
-                data_dir: None,
-                net_id: 2,
-                floodfill: true,
-                our_hash: me.hash(),
-                ready_min_router_infos: 0,
-            },
-            &registry,
-            status.clone(),
-            now,
-        )
-        .unwrap();
+        let netdb = testkit::memory_netdb(me.hash(), &registry, status.clone(), now);
         let (tx, rx) = mpsc::channel(16);
         let manager =
             TransportManager::new(me.hash(), TransportMetrics::new(&registry), status, tx);
