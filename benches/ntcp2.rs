@@ -87,6 +87,7 @@ fn node() -> Node {
         ntcp2_port: Some(port),
         router_version: floodgate::router::ROUTER_API_VERSION,
         congestion: None,
+        family: None,
     };
     let ri = build_router_info(&keys, &params, now_ms()).unwrap();
     let hash = ri.hash();

@@ -72,6 +72,19 @@ pub struct Config {
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
     pub readiness: ReadinessConfig,
+    pub family: FamilyConfig,
+}
+
+/// Router family: routers of one operator declare it so that peers never put two of them in one
+/// tunnel (see `identity::family`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FamilyConfig {
+    /// Family name published in our RouterInfo; `None`: no family.
+    pub name: Option<String>,
+    /// PEM file with the family's P-256 private key, shared by every router of the family;
+    /// created when missing. `None`: `<data_dir>/family.key`.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +194,7 @@ impl Default for Config {
             log: LogConfig::default(),
             telemetry: TelemetryConfig::default(),
             readiness: ReadinessConfig::default(),
+            family: FamilyConfig::default(),
         }
     }
 }
@@ -389,7 +403,32 @@ impl Config {
                 "must not be empty",
             ));
         }
+        if let Some(name) = &self.family.name {
+            crate::identity::family::FamilyName::new(name)
+                .map_err(|reason| ConfigError::key("family.name", reason))?;
+        }
+        match &self.family.key_file {
+            Some(p) if p.as_os_str().is_empty() => {
+                return Err(ConfigError::key("family.key_file", "must not be empty"));
+            }
+            // A key without a name would never be used; say so rather than ignore it.
+            Some(_) if self.family.name.is_none() => {
+                return Err(ConfigError::key(
+                    "family.key_file",
+                    "is set but family.name is not",
+                ));
+            }
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// Where the family key lives: `family.key_file`, else `<data_dir>/family.key`.
+    pub fn family_key_path(&self) -> PathBuf {
+        self.family
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join(crate::identity::family::KEY_FILE))
     }
 
     /// The documented example file: every key with its default.
@@ -506,6 +545,8 @@ mod tests {
                     "/etc/certs/a.crt,/etc/certs/b",
                 ),
                 ("FLOODGATE_LOG__LEVEL", "info,floodgate=debug"),
+                ("FLOODGATE_FAMILY__NAME", "my-family"),
+                ("FLOODGATE_FAMILY__KEY_FILE", "/secrets/family.key"),
                 ("FLOODGATE_CONFIG", "ignored.yaml"),
                 ("FLOODGATE_PORT", "tcp://10.0.0.1:7670"),
                 ("FLOODGATE_PORT_7670_TCP_ADDR", "10.0.0.1"),
@@ -536,6 +577,27 @@ mod tests {
         assert_eq!(c.host, Some("198.18.0.5".parse().unwrap()));
         assert_eq!(c.log.level, "info,floodgate=debug");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.family.name.as_deref(), Some("my-family"));
+        assert_eq!(c.family_key_path(), PathBuf::from("/secrets/family.key"));
+    }
+
+    #[test]
+    fn family_keys_parse_and_default() {
+        let c = Config::from_yaml("data_dir: /d\nfamily:\n  name: ops.example\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.family.name.as_deref(), Some("ops.example"));
+        assert_eq!(c.family_key_path(), PathBuf::from("/d/family.key"));
+        assert_eq!(Config::default().family, FamilyConfig::default());
+        // An empty environment value unsets the key.
+        let c = Config::load(
+            None,
+            env(&[("FLOODGATE_FAMILY__NAME", "")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.family.name, None);
+        let (k, _) = key_err(Config::from_yaml("family:\n  nam: x\n"));
+        assert_eq!(k, "family.nam");
     }
 
     fn key_err(r: Result<Config, ConfigError>) -> (String, String) {
@@ -602,6 +664,16 @@ mod tests {
             "telemetry:\n  otlp_endpoint: \"grpc://x\"",
             "telemetry.otlp_endpoint",
         );
+        check("family:\n  name: \"\"", "family.name");
+        check("family:\n  name: My-Family", "family.name");
+        check("family:\n  name: a/b", "family.name");
+        check("family:\n  name: i2pd-dev", "family.name");
+        check(
+            &format!("family:\n  name: {}", "a".repeat(69)),
+            "family.name",
+        );
+        check("family:\n  key_file: /k", "family.key_file");
+        check("family:\n  name: x\n  key_file: \"\"", "family.key_file");
     }
 
     #[test]

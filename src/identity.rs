@@ -6,6 +6,11 @@
 //! (32). The padding is stored because the router hash covers it: regenerating it would change the
 //! identity. The spec (since 0.9.57) recommends padding made of one random 32-byte block repeated,
 //! so RouterInfos compress well in DatabaseStore messages; the block is all we need to keep.
+//!
+//! [`family`] holds the optional router family key (`<data_dir>/family.key`) and the check of
+//! other routers' family claims.
+
+pub mod family;
 
 use crate::crypto::SigningPrivateKey;
 use crate::wire::Verified;
@@ -160,6 +165,8 @@ pub struct RouterInfoParams {
     pub router_version: &'static str,
     /// Congestion cap letter (D, E or G) once the transit room reports load.
     pub congestion: Option<char>,
+    /// Our router family (`family.name`): publishes `family`, `family.key` and `family.sig`.
+    pub family: Option<family::FamilySigner>,
 }
 
 /// The `caps` option: floodfill `f`, a bandwidth class letter, reachability `R`/`U`, congestion.
@@ -206,6 +213,8 @@ pub fn build_router_info(
         keys.signing.public_bytes(),
         keys.padding_block,
     );
+    // The family signature covers our router hash, which the identity alone determines.
+    let family = p.family.as_ref().map(|f| f.options(&identity.hash()));
     let mut builder = RouterInfoBuilder::new(identity, Date::from_millis(now_ms));
     if let Some(port) = p.ntcp2_port {
         let s = crate::wire::base64::encode(&keys.ntcp2_static_public());
@@ -224,11 +233,15 @@ pub fn build_router_info(
         builder = builder
             .address(RouterAddress::new(cost, Date::UNDEFINED, "NTCP2", m).map_err(|e| err(&e))?);
     }
-    let options = Mapping::from_pairs([
-        ("caps".to_string(), caps(p)),
-        ("netId".to_string(), p.net_id.to_string()),
-        ("router.version".to_string(), p.router_version.to_string()),
-    ])
+    let options = Mapping::from_pairs(
+        [
+            ("caps".to_string(), caps(p)),
+            ("netId".to_string(), p.net_id.to_string()),
+            ("router.version".to_string(), p.router_version.to_string()),
+        ]
+        .into_iter()
+        .chain(family.into_iter().flatten()),
+    )
     .map_err(|e| err(&e))?;
     builder
         .options(options)
@@ -331,6 +344,7 @@ mod tests {
             ntcp2_port: Some(12345),
             router_version: "0.9.67",
             congestion: None,
+            family: None,
         }
     }
 

@@ -74,6 +74,7 @@ fn identity(port: u16) -> Identity {
         ntcp2_port: Some(port),
         router_version: floodgate::router::ROUTER_API_VERSION,
         congestion: None,
+        family: None,
     };
     let ri = build_router_info(&keys, &params, now_ms()).unwrap();
     let target = ntcp2_target(&ri).expect("our RouterInfo publishes a usable NTCP2 address");

@@ -117,6 +117,7 @@ impl BenchRouter {
             ntcp2_port: Some(port),
             router_version: crate::router::ROUTER_API_VERSION,
             congestion: None,
+            family: None,
         };
         let now_ms = crate::tunnel::unix_now_ms();
         let ri = build_router_info(&keys, &params, now_ms)

@@ -429,6 +429,7 @@ mod usable_floodfill_tests {
             ntcp2_port: None,
             router_version: "0.9.67",
             congestion: None,
+            family: None,
         };
         let hidden = crate::identity::build_router_info(&ff.keys, &params, now)
             .unwrap()

@@ -70,10 +70,38 @@ pub fn router_info_for(
         ntcp2_port: Some(12345),
         router_version: "0.9.67",
         congestion: None,
+        family: None,
     };
     match build_router_info(keys, &params, published_ms) {
         Ok(ri) => ri.into_inner(),
         Err(e) => panic!("test RouterInfo does not build: {e}"),
+    }
+}
+
+/// `ri` with its options changed by `edit` and signed again by `keys` (its router), so that
+/// only what `edit` did is wrong with it.
+pub fn router_info_edited(
+    keys: &RouterKeys,
+    ri: &RouterInfo,
+    edit: impl FnOnce(&mut Vec<(String, String)>),
+) -> RouterInfo {
+    let mut opts: Vec<(String, String)> = ri
+        .options()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    edit(&mut opts);
+    let options = match Mapping::from_pairs(opts) {
+        Ok(m) => m,
+        Err(e) => panic!("edited options do not form a Mapping: {e}"),
+    };
+    let builder = ri.addresses().iter().fold(
+        crate::wire::RouterInfoBuilder::new(ri.identity().clone(), ri.published()),
+        |b, a| b.address(a.clone()),
+    );
+    match builder.options(options).sign(&keys.signing) {
+        Ok(ri) => ri.into_inner(),
+        Err(e) => panic!("edited RouterInfo does not sign: {e}"),
     }
 }
 

@@ -10,8 +10,11 @@
 //!
 //! Checks run cheapest first so that junk is dropped before any inflate or signature work, and
 //! every rejection carries a stable `reason` label for `floodgate_netdb_stores_total`.
+//!
+//! A RouterInfo's family claim (`identity::family`) is checked last, after its signature.
 
 use super::index::Hash;
+use crate::identity::family::{self, FamilyError};
 use crate::wire::i2np::{DatabaseStore, StoreKind};
 use crate::wire::lease_set::{
     AnyLeaseSet, STORE_TYPE_ENCRYPTED_LEASESET2, STORE_TYPE_LEASESET, STORE_TYPE_LEASESET2,
@@ -123,6 +126,9 @@ pub enum Rejection {
     NotFloodfill,
     #[error("LeaseSet is flagged unpublished")]
     Unpublished,
+    /// A RouterInfo whose family claim is malformed (see [`FamilyError::rejects_store`]).
+    #[error("family claim: {0}")]
+    Family(FamilyError),
     #[error("internal error while validating")]
     Internal,
 }
@@ -142,6 +148,7 @@ impl Rejection {
             Self::LeaseSetViaTunnel => "lease_set_via_tunnel",
             Self::NotFloodfill => "not_floodfill",
             Self::Unpublished => "unpublished",
+            Self::Family(e) => e.reason(),
             Self::Internal => "internal",
         }
     }
@@ -246,8 +253,25 @@ fn check_router_info(
     {
         return Err(Rejection::NotNewer);
     }
-    let verified = unverified.verify().map_err(Rejection::Signature)?;
-    Ok(verified.into_inner())
+    let verified = unverified
+        .verify()
+        .map_err(Rejection::Signature)?
+        .into_inner();
+    // The family claim is checked after the RouterInfo's own signature: only its router can
+    // have written it, and a forgery costs us no second signature check. Java refuses the
+    // store for a malformed claim and keeps the RouterInfo, claim unconfirmed, otherwise.
+    match family::verify(&verified) {
+        Ok(_) => {}
+        Err(e) if e.rejects_store() => return Err(Rejection::Family(e)),
+        Err(e) => {
+            tracing::debug!(
+                router = %crate::wire::base64::encode(&key[..4]),
+                reason = e.reason(),
+                "family claim ignored: {e}"
+            );
+        }
+    }
+    Ok(verified)
 }
 
 /// The timestamp that orders versions of a LeaseSet: the published date for the LS2 family,
@@ -350,4 +374,137 @@ pub fn check_lease_set(
         version_ms,
         expires_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::family::{FamilyKey, FamilyName, FamilySigner, OPT_KEY, OPT_SIG};
+    use crate::identity::{RouterInfoParams, RouterKeys, build_router_info};
+    use crate::netdb::testkit;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    /// A floodfill's RouterInfo claiming family "fam", published a minute ago.
+    fn family_router(keys: &RouterKeys) -> RouterInfo {
+        let p = RouterInfoParams {
+            net_id: 2,
+            floodfill: true,
+            shared_kbps: 2048,
+            host: Some("198.18.0.7".parse().unwrap()),
+            ntcp2_port: Some(12345),
+            router_version: "0.9.67",
+            congestion: None,
+            family: Some(FamilySigner {
+                name: FamilyName::new("fam").unwrap(),
+                key: Arc::new(FamilyKey::generate()),
+            }),
+        };
+        build_router_info(keys, &p, NOW - 60_000)
+            .unwrap()
+            .into_inner()
+    }
+
+    fn with_option(keys: &RouterKeys, ri: &RouterInfo, key: &str, value: &str) -> RouterInfo {
+        testkit::router_info_edited(keys, ri, |o| {
+            for (k, v) in o.iter_mut() {
+                if k == key {
+                    *v = value.to_string();
+                }
+            }
+        })
+    }
+
+    fn stores_counter(reg: &prometheus::Registry, result: &str, reason: &str) -> f64 {
+        reg.gather()
+            .iter()
+            .filter(|f| f.name() == "floodgate_netdb_stores_total")
+            .flat_map(|f| f.get_metric())
+            .filter(|m| {
+                let l = m.get_label();
+                l.iter()
+                    .any(|l| l.name() == "result" && l.value() == result)
+                    && l.iter()
+                        .any(|l| l.name() == "reason" && l.value() == reason)
+            })
+            .map(|m| m.get_counter().get_value())
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn family_claims_are_checked_on_store() {
+        let registry = prometheus::Registry::new();
+        let status = Arc::new(crate::ops::status::RouterStatus::new());
+        let db = testkit::memory_netdb([0x11; 32], &registry, status, NOW);
+        let keys = RouterKeys::generate();
+        let good = family_router(&keys);
+
+        // A malformed family.key refuses the store, counted under its own reason.
+        let bad_key = with_option(&keys, &good, OPT_KEY, "1:AAAA");
+        let o = db
+            .on_database_store(
+                [0xee; 32],
+                testkit::store_router_info(&bad_key, None),
+                true,
+                NOW,
+            )
+            .await;
+        let rej = o.result.expect_err("malformed family.key must be refused");
+        assert!(
+            matches!(rej, Rejection::Family(FamilyError::BadKey(_))),
+            "{rej}"
+        );
+        assert_eq!(stores_counter(&registry, "rejected", "bad_family_key"), 1.0);
+
+        // So does a family.sig of the wrong length.
+        let short_sig = with_option(&keys, &good, OPT_SIG, "AAAA");
+        let o = db
+            .on_database_store(
+                [0xee; 32],
+                testkit::store_router_info(&short_sig, None),
+                true,
+                NOW,
+            )
+            .await;
+        assert_eq!(o.result.unwrap_err().reason(), "bad_family_signature");
+        assert_eq!(
+            stores_counter(&registry, "rejected", "bad_family_signature"),
+            1.0
+        );
+
+        // A well-formed signature that does not verify (here: one made for another router)
+        // leaves the RouterInfo acceptable, as Java keeps it; only the claim is void.
+        let other = family_router(&RouterKeys::generate());
+        let foreign = with_option(&keys, &good, OPT_SIG, other.options().get(OPT_SIG).unwrap());
+        assert_eq!(
+            crate::identity::family::verify(&foreign),
+            Err(FamilyError::BadSignature)
+        );
+        let o = db
+            .on_database_store(
+                [0xee; 32],
+                testkit::store_router_info(&foreign, None),
+                true,
+                NOW,
+            )
+            .await;
+        assert!(o.result.is_ok(), "{:?}", o.result);
+    }
+
+    #[test]
+    fn warm_start_applies_the_same_family_rule() {
+        let keys = RouterKeys::generate();
+        let good = family_router(&keys);
+        let ctx = ValidationContext {
+            our_hash: [0x11; 32],
+            net_id: 2,
+            floodfill: true,
+            router_info_max_age_ms: ROUTER_INFO_MAX_AGE_MS,
+        };
+        assert!(validate_router_info_bytes(&ctx, &good.hash(), good.as_bytes(), NOW).is_ok());
+        let bad = with_option(&keys, &good, OPT_KEY, "one:AAAA");
+        let e = validate_router_info_bytes(&ctx, &bad.hash(), bad.as_bytes(), NOW).unwrap_err();
+        assert_eq!(e.reason(), "bad_family_key");
+    }
 }

@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod search;
 
 use crate::config::Config;
+use crate::identity::family::{FamilyKey, FamilyKeyError, FamilyName, FamilySigner};
 use crate::identity::{
     IdentityError, ROUTER_INFO_FILE, RouterInfoParams, RouterKeys, build_router_info, write_atomic,
 };
@@ -40,6 +41,10 @@ pub const ROUTER_API_VERSION: &str = "0.9.67";
 pub enum RouterError {
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error("family key: {0}")]
+    FamilyKey(#[from] FamilyKeyError),
+    #[error("family.name {name:?}: {reason}")]
+    FamilyName { name: String, reason: String },
     #[error("http.listen {addr}: cannot listen: {source}")]
     HttpBind {
         addr: std::net::SocketAddr,
@@ -77,6 +82,7 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
     if created {
         info!(data_dir = %cfg.data_dir.display(), "created new router keys");
     }
+    let family = prepare_family(cfg)?;
     let params = RouterInfoParams {
         net_id: cfg.net_id,
         floodfill: cfg.floodfill,
@@ -86,6 +92,7 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
         ntcp2_port: cfg.ntcp2.enabled.then_some(cfg.ntcp2.port),
         router_version: ROUTER_API_VERSION,
         congestion: None,
+        family,
     };
     let ri = build_router_info(&keys, &params, now_ms())?;
     // Public data: world-readable like i2pd's router.info.
@@ -105,6 +112,33 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
         router_info: ri.as_bytes().to_vec(),
         summary,
     })
+}
+
+/// Load (or create) the family key when `family.name` is set.
+fn prepare_family(cfg: &Config) -> Result<Option<FamilySigner>, RouterError> {
+    let Some(name) = &cfg.family.name else {
+        return Ok(None);
+    };
+    // Config validation already checked the name; checking again keeps this usable with a
+    // Config built in code.
+    let name = FamilyName::new(name).map_err(|reason| RouterError::FamilyName {
+        name: name.clone(),
+        reason,
+    })?;
+    let path = cfg.family_key_path();
+    let (key, created) = FamilyKey::load_or_create(&path)?;
+    if created {
+        // Each router that creates its own key founds its own family; say how to share it.
+        info!(
+            family = %name,
+            key_file = %path.display(),
+            "created a new family key; copy this file to every other router of the family"
+        );
+    }
+    Ok(Some(FamilySigner {
+        name,
+        key: Arc::new(key),
+    }))
 }
 
 /// Run until SIGTERM/SIGINT (then drain transit tunnels; a second signal ends the drain).
@@ -315,6 +349,7 @@ async fn start_rooms(
         router = crate::ops::telemetry::short_hash(&id.router_hash_b64),
         caps = %id.summary.caps,
         net_id = cfg.net_id,
+        family = id.params.family.as_ref().map(|f| f.name.as_str()),
         "router identity ready, RouterInfo written"
     );
     status.set_identity(id.summary.clone());
@@ -592,5 +627,55 @@ async fn expiry_loop(netdb: NetDb) {
                 "netDb expiry"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::family::{self, OPT_NAME};
+
+    #[test]
+    fn identity_with_a_family_publishes_a_verifiable_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        cfg.family.name = Some("fam".into());
+        let id = prepare_identity(&cfg).unwrap();
+        assert!(dir.path().join(family::KEY_FILE).exists());
+        let ri = crate::wire::RouterInfo::parse(&id.router_info)
+            .unwrap()
+            .verify()
+            .unwrap();
+        assert_eq!(ri.options().get(OPT_NAME), Some("fam"));
+        assert_eq!(
+            family::verify(&ri).unwrap().map(|n| n.to_string()),
+            Some("fam".into())
+        );
+        // A restart signs with the same key from the file.
+        let again = prepare_identity(&cfg).unwrap();
+        let ri2 = crate::wire::RouterInfo::parse(&again.router_info)
+            .unwrap()
+            .verify()
+            .unwrap();
+        assert_eq!(
+            ri.options().get(family::OPT_KEY),
+            ri2.options().get(family::OPT_KEY)
+        );
+        // Without a name, no key file and no claim.
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let id = prepare_identity(&cfg).unwrap();
+        assert!(!dir.path().join(family::KEY_FILE).exists());
+        let ri = crate::wire::RouterInfo::parse(&id.router_info)
+            .unwrap()
+            .verify()
+            .unwrap();
+        assert_eq!(family::verify(&ri), Ok(None));
     }
 }

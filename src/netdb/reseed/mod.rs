@@ -505,6 +505,7 @@ mod tests {
             ntcp2_port: Some(1),
             router_version: "0.9.67",
             congestion: None,
+            family: None,
         };
         build_router_info(&RouterKeys::generate(), &p, 1_000)
             .unwrap()
