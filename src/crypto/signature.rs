@@ -8,6 +8,11 @@
 //! | 7    | Ed25519                 | `ed25519-dalek` 2, cofactorless non-strict rule        |
 //! | 8    | Ed25519ph               | Java I2P's or RFC 8032's construction (see `eddsa`)    |
 //! | 11   | RedDSA (Red25519)       | same verification as type 7                            |
+//! | 12-14| ML-DSA-44/65/87         | `ml-dsa` 0.1, pure, empty context ([`MlDsaKey`])       |
+//!
+//! The Ed25519 + ML-DSA hybrids (15-17) are known to the codec but not verified: proposal 169
+//! marks them preliminary and does not define their signed message exactly, so their keys are
+//! [`SignatureError::Unsupported`].
 //!
 //! Every input length is checked against the type before any arithmetic, and every failure is a
 //! [`SignatureError`]; nothing here panics on untrusted bytes.
@@ -15,6 +20,7 @@
 mod dsa_sha1;
 mod ecdsa_nist;
 mod eddsa;
+mod ml_dsa;
 mod rsa_pkcs1;
 #[cfg(test)]
 mod tests;
@@ -22,6 +28,9 @@ mod tests;
 pub use dsa_sha1::DsaSha1Key;
 pub use ecdsa_nist::EcdsaKey;
 pub use eddsa::blind_public_key;
+pub use ml_dsa::MlDsaKey;
+#[cfg(test)]
+pub(crate) use ml_dsa::testing::MlDsaTestKey;
 pub use rsa_pkcs1::{RSA_NETDB_EXPONENT, RsaKey, rsa_pkcs1v15_verify, rsa_pkcs1v15_verify_prehash};
 
 use crate::wire::keys::SigType;
@@ -64,6 +73,8 @@ pub enum SigningPublicKey {
     Ed25519ph(ed25519_dalek::VerifyingKey),
     /// RedDSA-SHA512-Ed25519 (type 11).
     RedDsa(ed25519_dalek::VerifyingKey),
+    /// ML-DSA-44, -65, -87 (types 12, 13, 14).
+    MlDsa(MlDsaKey),
 }
 
 impl SigningPublicKey {
@@ -86,6 +97,14 @@ impl SigningPublicKey {
             SigType::EdDsaSha512Ed25519 => Self::Ed25519(eddsa::parse_key(sig_type, bytes)?),
             SigType::EdDsaSha512Ed25519ph => Self::Ed25519ph(eddsa::parse_key(sig_type, bytes)?),
             SigType::RedDsaSha512Ed25519 => Self::RedDsa(eddsa::parse_key(sig_type, bytes)?),
+            SigType::MlDsa44 | SigType::MlDsa65 | SigType::MlDsa87 => {
+                Self::MlDsa(MlDsaKey::from_bytes(sig_type, bytes)?)
+            }
+            SigType::MlDsa44EdDsaSha512Ed25519
+            | SigType::MlDsa65EdDsaSha512Ed25519
+            | SigType::MlDsa87EdDsaSha512Ed25519 => {
+                return Err(SignatureError::Unsupported(sig_type));
+            }
         })
     }
 
@@ -97,6 +116,7 @@ impl SigningPublicKey {
             Self::Rsa(k) => k.sig_type(),
             Self::Ed25519ph(_) => SigType::EdDsaSha512Ed25519ph,
             Self::RedDsa(_) => SigType::RedDsaSha512Ed25519,
+            Self::MlDsa(k) => k.sig_type(),
         }
     }
 
@@ -116,6 +136,7 @@ impl SigningPublicKey {
             Self::Dsa(k) => k.verify(msg, sig),
             Self::Ecdsa(k) => k.verify(msg, sig),
             Self::Rsa(k) => k.verify(msg, sig),
+            Self::MlDsa(k) => k.verify(msg, sig),
         }
     }
 }

@@ -16,6 +16,17 @@ pub enum SigType {
     EdDsaSha512Ed25519 = 7,
     EdDsaSha512Ed25519ph = 8,
     RedDsaSha512Ed25519 = 11,
+    /// ML-DSA-44/65/87 (FIPS 204), proposal 169. Pure ML-DSA with an empty context, not the
+    /// pre-hash variant; see `crypto::signature::ml_dsa`.
+    MlDsa44 = 12,
+    MlDsa65 = 13,
+    MlDsa87 = 14,
+    /// Ed25519 + ML-DSA hybrids of proposal 169, whose status there is "Preliminary": known so
+    /// that a structure carrying one lays out and parses, but not verified (the proposal does not
+    /// pin the signed message down beyond "as in" the IETF composite draft).
+    MlDsa44EdDsaSha512Ed25519 = 15,
+    MlDsa65EdDsaSha512Ed25519 = 16,
+    MlDsa87EdDsaSha512Ed25519 = 17,
 }
 
 impl SigType {
@@ -31,11 +42,34 @@ impl SigType {
             7 => Self::EdDsaSha512Ed25519,
             8 => Self::EdDsaSha512Ed25519ph,
             11 => Self::RedDsaSha512Ed25519,
+            12 => Self::MlDsa44,
+            13 => Self::MlDsa65,
+            14 => Self::MlDsa87,
+            15 => Self::MlDsa44EdDsaSha512Ed25519,
+            16 => Self::MlDsa65EdDsaSha512Ed25519,
+            17 => Self::MlDsa87EdDsaSha512Ed25519,
+            // 18-20 (MLDSA44ph..87ph) are for su3 files only, never in key certificates or
+            // netDb structures (proposal 169), so they stay unknown here.
             _ => return None,
         })
     }
     pub fn code(self) -> u16 {
         self as u16
+    }
+    /// Whether this is one of proposal 169's ML-DSA types (12-17). In a KeysAndCert their
+    /// signing key starts right after the crypto key and fills the rest of the 384-byte key
+    /// area before continuing in the certificate, instead of sitting in the 128-byte signing
+    /// field.
+    pub fn is_ml_dsa(self) -> bool {
+        matches!(
+            self,
+            Self::MlDsa44
+                | Self::MlDsa65
+                | Self::MlDsa87
+                | Self::MlDsa44EdDsaSha512Ed25519
+                | Self::MlDsa65EdDsaSha512Ed25519
+                | Self::MlDsa87EdDsaSha512Ed25519
+        )
     }
     /// Length of the SigningPublicKey in bytes.
     pub fn public_key_len(self) -> usize {
@@ -48,6 +82,13 @@ impl SigType {
             Self::RsaSha3843072 => 384,
             Self::RsaSha5124096 => 512,
             Self::EdDsaSha512Ed25519 | Self::EdDsaSha512Ed25519ph | Self::RedDsaSha512Ed25519 => 32,
+            // FIPS 204 table 2; the hybrids are the Ed25519 key followed by the ML-DSA key.
+            Self::MlDsa44 => 1312,
+            Self::MlDsa65 => 1952,
+            Self::MlDsa87 => 2592,
+            Self::MlDsa44EdDsaSha512Ed25519 => 32 + 1312,
+            Self::MlDsa65EdDsaSha512Ed25519 => 32 + 1952,
+            Self::MlDsa87EdDsaSha512Ed25519 => 32 + 2592,
         }
     }
     /// Length of a Signature in bytes.
@@ -61,6 +102,13 @@ impl SigType {
             Self::RsaSha3843072 => 384,
             Self::RsaSha5124096 => 512,
             Self::EdDsaSha512Ed25519 | Self::EdDsaSha512Ed25519ph | Self::RedDsaSha512Ed25519 => 64,
+            // FIPS 204 table 2; the hybrids are the Ed25519 signature followed by the ML-DSA one.
+            Self::MlDsa44 => 2420,
+            Self::MlDsa65 => 3309,
+            Self::MlDsa87 => 4627,
+            Self::MlDsa44EdDsaSha512Ed25519 => 64 + 2420,
+            Self::MlDsa65EdDsaSha512Ed25519 => 64 + 3309,
+            Self::MlDsa87EdDsaSha512Ed25519 => 64 + 4627,
         }
     }
     /// A stable lowercase label (metrics, logs).
@@ -76,6 +124,12 @@ impl SigType {
             Self::EdDsaSha512Ed25519 => "ed25519",
             Self::EdDsaSha512Ed25519ph => "ed25519ph",
             Self::RedDsaSha512Ed25519 => "reddsa_ed25519",
+            Self::MlDsa44 => "mldsa44",
+            Self::MlDsa65 => "mldsa65",
+            Self::MlDsa87 => "mldsa87",
+            Self::MlDsa44EdDsaSha512Ed25519 => "mldsa44_ed25519",
+            Self::MlDsa65EdDsaSha512Ed25519 => "mldsa65_ed25519",
+            Self::MlDsa87EdDsaSha512Ed25519 => "mldsa87_ed25519",
         }
     }
 }
@@ -88,6 +142,9 @@ pub enum CryptoType {
     EcP384,
     EcP521,
     X25519,
+    /// NONE (255), proposal 169: no encryption key in the KeysAndCert. Only for Destinations
+    /// with an ML-DSA signing key, whose leasesets carry the encryption keys.
+    None,
     /// MLKEM hybrids (5, 6, 7) appear only in LeaseSet2 encryption keys; the key length is
     /// carried explicitly there, so they are kept as an opaque code.
     Other(u16),
@@ -101,6 +158,7 @@ impl CryptoType {
             2 => Self::EcP384,
             3 => Self::EcP521,
             4 => Self::X25519,
+            255 => Self::None,
             c => Self::Other(c),
         }
     }
@@ -111,6 +169,7 @@ impl CryptoType {
             Self::EcP384 => 2,
             Self::EcP521 => 3,
             Self::X25519 => 4,
+            Self::None => 255,
             Self::Other(c) => c,
         }
     }
@@ -122,6 +181,7 @@ impl CryptoType {
             Self::EcP384 => Some(96),
             Self::EcP521 => Some(132),
             Self::X25519 => Some(32),
+            Self::None => Some(0),
             Self::Other(_) => None,
         }
     }

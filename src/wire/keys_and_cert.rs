@@ -6,6 +6,12 @@
 //! of its field, a signing key shorter than 128 bytes at the end of its field, and the bytes in
 //! between are padding. A signing key longer than 128 bytes (P521, RSA) fills the signing field
 //! and continues in the certificate's excess key data.
+//!
+//! The ML-DSA types of proposal 169 (12-17) are laid out differently: the signing key starts
+//! right after the crypto key, fills the rest of the key area without padding and continues in
+//! the excess data. Destinations use crypto type NONE (255, no crypto key: "the entire 384-byte
+//! main section is for the signing key"), router identities X25519 (the 352 bytes after the
+//! X25519 key). No other crypto type is defined with them, and NONE with no other signing type.
 
 use super::certificate::{Certificate, KeyCertificate};
 use super::keys::{CryptoType, SigType};
@@ -30,6 +36,8 @@ pub struct KeysAndCert {
     sig_type: SigType,
     crypto_type: CryptoType,
     crypto_len: usize,
+    /// Offset in the key area where the signing key (or its first part) starts.
+    sig_start: usize,
     /// SHA-256 of the serialized structure: the router hash / destination hash. Cached because
     /// the netDb keys everything by it.
     hash: [u8; 32],
@@ -40,6 +48,27 @@ struct Layout {
     sig_type: SigType,
     crypto_type: CryptoType,
     crypto_len: usize,
+    sig_start: usize,
+}
+
+/// Where the signing key starts in the key area, given a crypto key of `crypto_len` bytes at its
+/// start (see the module documentation), or why the combination has no layout. The signing key
+/// always runs to the end of the area; what does not fit is excess data in the certificate.
+fn signing_key_start(
+    sig_type: SigType,
+    crypto_type: CryptoType,
+    crypto_len: usize,
+) -> Result<usize, &'static str> {
+    if sig_type.is_ml_dsa() {
+        match crypto_type {
+            CryptoType::None | CryptoType::X25519 => Ok(crypto_len),
+            _ => Err("ML-DSA signing keys are defined with crypto type NONE (255) or X25519 only"),
+        }
+    } else if crypto_type == CryptoType::None {
+        Err("crypto type NONE (255) is defined with ML-DSA signing keys only")
+    } else {
+        Ok(KEY_AREA_LEN - sig_type.public_key_len().min(SIGNING_FIELD_LEN))
+    }
 }
 
 fn layout(cert: &Certificate, cert_off: usize) -> Result<Layout, WireError> {
@@ -49,6 +78,7 @@ fn layout(cert: &Certificate, cert_off: usize) -> Result<Layout, WireError> {
             sig_type: SigType::DsaSha1,
             crypto_type: CryptoType::ElGamal2048,
             crypto_len: CRYPTO_FIELD_LEN,
+            sig_start: CRYPTO_FIELD_LEN,
         });
     };
     // Offsets of the two type fields inside the certificate: type(1) + length(2).
@@ -81,7 +111,12 @@ fn layout(cert: &Certificate, cert_off: usize) -> Result<Layout, WireError> {
             "crypto key longer than 256 bytes",
         ));
     }
-    let excess_len = sig_type.public_key_len().saturating_sub(SIGNING_FIELD_LEN);
+    let sig_start = signing_key_start(sig_type, crypto_type, crypto_len).map_err(|why| {
+        WireError::unsupported("key certificate crypto key type", crypto_off, why)
+    })?;
+    let excess_len = sig_type
+        .public_key_len()
+        .saturating_sub(KEY_AREA_LEN - sig_start);
     if k.excess().len() != excess_len {
         // The spec asks to prohibit excess data in key certificates.
         return Err(WireError::invalid(
@@ -98,6 +133,7 @@ fn layout(cert: &Certificate, cert_off: usize) -> Result<Layout, WireError> {
         sig_type,
         crypto_type,
         crypto_len,
+        sig_start,
     })
 }
 
@@ -125,6 +161,7 @@ impl KeysAndCert {
             sig_type: l.sig_type,
             crypto_type: l.crypto_type,
             crypto_len: l.crypto_len,
+            sig_start: l.sig_start,
             hash: [0; 32],
         };
         s.hash = Sha256::digest(s.to_bytes()).into();
@@ -134,8 +171,8 @@ impl KeysAndCert {
     /// Build a KeysAndCert from raw keys. Padding is filled by repeating `padding_block`, as
     /// the spec recommends since 0.9.57 (proposal 161): 32 random bytes give the hash all the
     /// entropy it needs and the repetition lets the structure compress in DatabaseStore, NTCP2
-    /// and SSU2. A KEY certificate is used unless the types are ElGamal + DSA-SHA1, for which
-    /// the spec wants the canonical NULL certificate.
+    /// and SSU2 (ML-DSA layouts have no padding). A KEY certificate is used unless the types are
+    /// ElGamal + DSA-SHA1, for which the spec wants the canonical NULL certificate.
     pub fn from_keys(
         crypto_type: CryptoType,
         crypto_key: &[u8],
@@ -160,49 +197,42 @@ impl KeysAndCert {
                 expected: sig_len,
             });
         }
+        let sig_start = signing_key_start(sig_type, crypto_type, crypto_len).map_err(|_| {
+            KeysAndCertBuildError::UnsupportedCombination {
+                crypto_type,
+                sig_type,
+            }
+        })?;
         Ok(Self::build(
-            crypto_type,
             crypto_key,
-            sig_type,
             signing_key,
             padding_block,
-        ))
-    }
-
-    /// Lay out checked keys: `crypto_key` has its type's length (at most 256) and
-    /// `signing_key` has its type's length.
-    fn build(
-        crypto_type: CryptoType,
-        crypto_key: &[u8],
-        sig_type: SigType,
-        signing_key: &[u8],
-        padding_block: [u8; 32],
-    ) -> Self {
-        let crypto_len = crypto_key.len();
-        let sig_len = signing_key.len();
-        let mut area = Box::new([0u8; KEY_AREA_LEN]);
-        area[..crypto_len].copy_from_slice(crypto_key);
-        let in_field = sig_len.min(SIGNING_FIELD_LEN);
-        let pad_end = KEY_AREA_LEN - in_field;
-        for (i, b) in area[crypto_len..pad_end].iter_mut().enumerate() {
-            *b = padding_block[i % 32];
-        }
-        area[pad_end..].copy_from_slice(&signing_key[..in_field]);
-        let excess = signing_key[in_field..].to_vec();
-        let cert = if crypto_type == CryptoType::ElGamal2048 && sig_type == SigType::DsaSha1 {
-            Certificate::Null
-        } else {
-            Certificate::Key(KeyCertificate::new(sig_type, crypto_type, excess))
-        };
-        Self::assemble(
-            area,
-            cert,
             Layout {
                 sig_type,
                 crypto_type,
                 crypto_len,
+                sig_start,
             },
-        )
+        ))
+    }
+
+    /// Lay out checked keys: `crypto_key` has `l.crypto_len` bytes (at most 256),
+    /// `signing_key` has its type's length, and `l.sig_start` is [`signing_key_start`]'s.
+    fn build(crypto_key: &[u8], signing_key: &[u8], padding_block: [u8; 32], l: Layout) -> Self {
+        let mut area = Box::new([0u8; KEY_AREA_LEN]);
+        area[..l.crypto_len].copy_from_slice(crypto_key);
+        for (i, b) in area[l.crypto_len..l.sig_start].iter_mut().enumerate() {
+            *b = padding_block[i % 32];
+        }
+        let in_area = KEY_AREA_LEN - l.sig_start;
+        area[l.sig_start..].copy_from_slice(&signing_key[..in_area]);
+        let excess = signing_key[in_area..].to_vec();
+        let cert = if l.crypto_type == CryptoType::ElGamal2048 && l.sig_type == SigType::DsaSha1 {
+            Certificate::Null
+        } else {
+            Certificate::Key(KeyCertificate::new(l.sig_type, l.crypto_type, excess))
+        };
+        Self::assemble(area, cert, l)
     }
 
     /// Our own router identity: X25519 encryption key (crypto type 4) and Ed25519 signing key
@@ -213,11 +243,15 @@ impl KeysAndCert {
         padding_block: [u8; 32],
     ) -> Self {
         Self::build(
-            CryptoType::X25519,
             &x25519_public,
-            SigType::EdDsaSha512Ed25519,
             &ed25519_public,
             padding_block,
+            Layout {
+                sig_type: SigType::EdDsaSha512Ed25519,
+                crypto_type: CryptoType::X25519,
+                crypto_len: 32,
+                sig_start: KEY_AREA_LEN - 32,
+            },
         )
     }
 
@@ -234,27 +268,25 @@ impl KeysAndCert {
     pub fn key_area(&self) -> &[u8; KEY_AREA_LEN] {
         &self.area
     }
-    /// The encryption public key (start of the 256-byte crypto field).
+    /// The encryption public key (start of the 256-byte crypto field); empty for crypto type
+    /// NONE.
     pub fn encryption_public_key(&self) -> &[u8] {
         &self.area[..self.crypto_len]
     }
-    /// The signing public key, assembled from the key area and, for keys longer than 128
-    /// bytes, the certificate's excess data (borrowed when no assembly is needed).
+    /// The signing public key, assembled from the key area and, for keys that do not fit there
+    /// (P521, RSA, ML-DSA), the certificate's excess data (borrowed when no assembly is needed).
     pub fn signing_public_key(&self) -> Cow<'_, [u8]> {
-        let sig_len = self.sig_type.public_key_len();
-        if sig_len <= SIGNING_FIELD_LEN {
-            Cow::Borrowed(&self.area[KEY_AREA_LEN - sig_len..])
+        let in_area = &self.area[self.sig_start..];
+        let excess = cert_excess(&self.cert);
+        if excess.is_empty() {
+            Cow::Borrowed(in_area)
         } else {
-            let mut v = Vec::with_capacity(sig_len);
-            v.extend_from_slice(&self.area[KEY_AREA_LEN - SIGNING_FIELD_LEN..]);
-            v.extend_from_slice(cert_excess(&self.cert));
-            Cow::Owned(v)
+            Cow::Owned([in_area, excess].concat())
         }
     }
     /// The padding between the crypto key and the signing key.
     pub fn padding(&self) -> &[u8] {
-        let in_field = self.sig_type.public_key_len().min(SIGNING_FIELD_LEN);
-        &self.area[self.crypto_len..KEY_AREA_LEN - in_field]
+        &self.area[self.crypto_len..self.sig_start]
     }
     /// SHA-256 of the serialized structure (router hash / destination hash, the netDb key).
     pub fn hash(&self) -> [u8; 32] {
@@ -294,6 +326,11 @@ pub enum KeysAndCertBuildError {
     CryptoKeyLength { got: usize, expected: usize },
     #[error("signing key has {got} bytes, expected {expected}")]
     SigningKeyLength { got: usize, expected: usize },
+    #[error("crypto type {crypto_type:?} and signature type {sig_type:?} have no defined layout")]
+    UnsupportedCombination {
+        crypto_type: CryptoType,
+        sig_type: SigType,
+    },
 }
 
 #[cfg(test)]
@@ -445,6 +482,175 @@ mod tests {
                 need: 384,
                 have: 100
             }
+        );
+    }
+
+    fn ml_dsa_key(t: SigType) -> Vec<u8> {
+        (0..t.public_key_len())
+            .map(|i| (i * 13 + 1) as u8)
+            .collect()
+    }
+
+    /// Proposal 169's example 1319-byte MLDSA44 destination:
+    /// `skey[0:383] 5 (932 >> 8) (932 & 0xff) 00 12 00 255 skey[384:1311]`.
+    #[test]
+    fn ml_dsa44_destination_matches_proposal_169_example() {
+        let skey = ml_dsa_key(SigType::MlDsa44);
+        let k = KeysAndCert::from_keys(CryptoType::None, &[], SigType::MlDsa44, &skey, [0; 32])
+            .unwrap();
+        let bytes = k.to_bytes();
+        let mut expect = skey[..384].to_vec();
+        expect.extend([5, (932 >> 8) as u8, (932 & 0xff) as u8, 0, 12, 0, 255]);
+        expect.extend_from_slice(&skey[384..]);
+        assert_eq!(bytes, expect);
+        assert_eq!(bytes.len(), 1319);
+        let parsed = KeysAndCert::parse(&bytes).unwrap();
+        assert_eq!(parsed, k);
+        assert_eq!(parsed.sig_type(), SigType::MlDsa44);
+        assert_eq!(parsed.crypto_type(), CryptoType::None);
+        assert!(parsed.encryption_public_key().is_empty());
+        assert!(parsed.padding().is_empty());
+        assert_eq!(&*parsed.signing_public_key(), &skey[..]);
+        let expect_hash: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(parsed.hash(), expect_hash);
+    }
+
+    /// Proposal 169's example 1351-byte MLDSA44 router identity:
+    /// `enckey[0:31] skey[0:351] 5 (960 >> 8) (960 & 0xff) 00 12 00 4 skey[352:1311]`, except
+    /// for the certificate length: 964, by the proposal's own rule ("Key certificate length is
+    /// 4 + excess key length", excess 960) and as in its destination example (932 = 4 + 928).
+    /// 960 would leave the last 4 key bytes outside the certificate.
+    #[test]
+    fn ml_dsa44_router_identity_matches_proposal_169_example() {
+        let skey = ml_dsa_key(SigType::MlDsa44);
+        let x = [0x11; 32];
+        let k = KeysAndCert::from_keys(CryptoType::X25519, &x, SigType::MlDsa44, &skey, [0; 32])
+            .unwrap();
+        let bytes = k.to_bytes();
+        let mut expect = x.to_vec();
+        expect.extend_from_slice(&skey[..352]);
+        expect.extend([5, (964 >> 8) as u8, (964 & 0xff) as u8, 0, 12, 0, 4]);
+        expect.extend_from_slice(&skey[352..]);
+        assert_eq!(bytes, expect);
+        let parsed = KeysAndCert::parse(&bytes).unwrap();
+        assert_eq!(parsed.encryption_public_key(), &x);
+        assert_eq!(&*parsed.signing_public_key(), &skey[..]);
+        assert!(parsed.padding().is_empty());
+    }
+
+    /// The "Total Dest Length" and "Total RouterIdent Length" columns of proposal 169.
+    #[test]
+    fn ml_dsa_identity_lengths_match_proposal_169_tables() {
+        for (t, dest_len, ri_len) in [
+            (SigType::MlDsa44, 1319, 1351),
+            (SigType::MlDsa65, 1959, 1991),
+            (SigType::MlDsa87, 2599, 2631),
+            (SigType::MlDsa44EdDsaSha512Ed25519, 1351, 1383),
+            (SigType::MlDsa65EdDsaSha512Ed25519, 1991, 2023),
+            (SigType::MlDsa87EdDsaSha512Ed25519, 2631, 2663),
+        ] {
+            let skey = ml_dsa_key(t);
+            let dest = KeysAndCert::from_keys(CryptoType::None, &[], t, &skey, [0; 32]).unwrap();
+            assert_eq!(dest.len(), dest_len, "{t:?} destination");
+            let ri =
+                KeysAndCert::from_keys(CryptoType::X25519, &[7; 32], t, &skey, [0; 32]).unwrap();
+            assert_eq!(ri.len(), ri_len, "{t:?} router identity");
+            for k in [dest, ri] {
+                let parsed = KeysAndCert::parse(&k.to_bytes()).unwrap();
+                assert_eq!(&*parsed.signing_public_key(), &skey[..], "{t:?}");
+                assert_eq!(parsed, k);
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_ml_dsa_key_certificate_is_a_typed_error() {
+        let skey = ml_dsa_key(SigType::MlDsa65);
+        let bytes = KeysAndCert::from_keys(CryptoType::None, &[], SigType::MlDsa65, &skey, [0; 32])
+            .unwrap()
+            .to_bytes();
+        // Cut anywhere inside the certificate: the payload (or its header) is short.
+        for cut in [384, 385, 386, 387, 390, 391, 392, 1000, bytes.len() - 1] {
+            let e = KeysAndCert::parse(&bytes[..cut]).unwrap_err();
+            assert!(
+                matches!(e.kind, WireErrorKind::Truncated { .. }),
+                "cut {cut}: {e}"
+            );
+        }
+        let e = KeysAndCert::parse(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!((e.what, e.offset), ("certificate payload", 387));
+        assert_eq!(
+            e.kind,
+            WireErrorKind::Truncated {
+                need: 4 + 1568,
+                have: 4 + 1567
+            }
+        );
+        // A certificate that is complete but one byte short of the key: excess check.
+        let mut short = bytes[..bytes.len() - 1].to_vec();
+        short[385..387].copy_from_slice(&(4u16 + 1567).to_be_bytes());
+        let e = KeysAndCert::parse(&short).unwrap_err();
+        assert_eq!((e.what, e.offset), ("key certificate excess key data", 391));
+        // One byte too many.
+        let mut long = bytes.clone();
+        long.push(0);
+        long[385..387].copy_from_slice(&(4u16 + 1569).to_be_bytes());
+        let e = KeysAndCert::parse(&long).unwrap_err();
+        assert_eq!(e.what, "key certificate excess key data");
+        // The key certificate of an Ed25519 identity, relabelled ML-DSA: no excess at all.
+        let mut relabelled = vec![0; 384];
+        relabelled.extend([5, 0, 4, 0, 12, 0, 255]);
+        let e = KeysAndCert::parse(&relabelled).unwrap_err();
+        assert_eq!(e.what, "key certificate excess key data");
+    }
+
+    #[test]
+    fn ml_dsa_and_none_only_in_defined_combinations() {
+        // ML-DSA with ElGamal (an early draft of proposal 169) has no layout now.
+        let mut bytes = vec![0; 384];
+        bytes.extend([5, (932 >> 8) as u8, (932 & 0xff) as u8, 0, 12, 0, 0]);
+        bytes.extend([0; 928]);
+        let e = KeysAndCert::parse(&bytes).unwrap_err();
+        assert_eq!((e.what, e.offset), ("key certificate crypto key type", 389));
+        assert!(matches!(e.kind, WireErrorKind::Unsupported(_)));
+        // NONE with a classical signing key.
+        let mut bytes = vec![0; 384];
+        bytes.extend([5, 0, 4, 0, 7, 0, 255]);
+        let e = KeysAndCert::parse(&bytes).unwrap_err();
+        assert_eq!((e.what, e.offset), ("key certificate crypto key type", 389));
+        assert_eq!(
+            KeysAndCert::from_keys(
+                CryptoType::ElGamal2048,
+                &[0; 256],
+                SigType::MlDsa44,
+                &ml_dsa_key(SigType::MlDsa44),
+                [0; 32]
+            ),
+            Err(KeysAndCertBuildError::UnsupportedCombination {
+                crypto_type: CryptoType::ElGamal2048,
+                sig_type: SigType::MlDsa44
+            })
+        );
+        assert_eq!(
+            KeysAndCert::from_keys(
+                CryptoType::None,
+                &[],
+                SigType::EdDsaSha512Ed25519,
+                &[0; 32],
+                [0; 32]
+            ),
+            Err(KeysAndCertBuildError::UnsupportedCombination {
+                crypto_type: CryptoType::None,
+                sig_type: SigType::EdDsaSha512Ed25519
+            })
+        );
+        // su3-only MLDSA44ph (18) stays unknown.
+        let mut bytes = vec![0; 384];
+        bytes.extend([5, 0, 4, 0, 18, 0, 255]);
+        let e = KeysAndCert::parse(&bytes).unwrap_err();
+        assert_eq!(
+            (e.what, e.offset),
+            ("key certificate signing key type", 387)
         );
     }
 

@@ -541,10 +541,12 @@ pub struct EncryptionKey {
 }
 
 /// Key length a LeaseSet2 key of this type must have, where the spec defines one. The MLKEM
-/// hybrids (5, 6, 7) carry a 32-byte X25519 key in leasesets.
+/// hybrids (5, 6, 7) carry a 32-byte X25519 key in leasesets. NONE (255) is defined for
+/// Destinations only, so in a leaseset it is as opaque as any other unknown code.
 fn ls2_key_len(t: CryptoType) -> Option<usize> {
     match t {
         CryptoType::Other(5..=7) => Some(32),
+        CryptoType::None => None,
         other => other.public_key_len(),
     }
 }
@@ -1079,7 +1081,9 @@ impl Unverified<AnyLeaseSet> {
 mod tests {
     use super::*;
     use crate::crypto::SigningPrivateKey;
+    use crate::crypto::signature::MlDsaTestKey;
     use crate::wire::WireErrorKind;
+    use ml_dsa::MlDsa44;
     use proptest::prelude::*;
 
     const NOW_S: u32 = 1_700_000_000;
@@ -1126,7 +1130,11 @@ mod tests {
 
     /// A LeaseSet2 body written field by field from the spec, independent of the encoder.
     fn ls2_body(dest_key: &SigningPrivateKey, offline: Option<&[u8]>) -> Vec<u8> {
-        let mut b = destination(dest_key).to_bytes();
+        ls2_body_for(&destination(dest_key), offline)
+    }
+
+    fn ls2_body_for(dest: &KeysAndCert, offline: Option<&[u8]>) -> Vec<u8> {
+        let mut b = dest.to_bytes();
         b.put_u32(NOW_S);
         b.put_u16(600);
         b.put_u16(if offline.is_some() { 1 } else { 0 });
@@ -1234,6 +1242,91 @@ mod tests {
         let bytes = sign_with_type(&dk, 3, &ls2_body(&dk, Some(&block)));
         let e = LeaseSet2::parse(&bytes).unwrap().verify(now()).unwrap_err();
         assert!(matches!(e, VerifyError::Signature(_)), "{e}");
+    }
+
+    /// A destination of proposal 169: crypto type NONE, ML-DSA-44 signing key.
+    fn ml_dsa44_destination(k: &MlDsaTestKey<MlDsa44>) -> KeysAndCert {
+        KeysAndCert::from_keys(
+            CryptoType::None,
+            &[],
+            SigType::MlDsa44,
+            &k.public_bytes(),
+            [0; 32],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn leaseset2_with_ml_dsa44_destination() {
+        let dk = MlDsaTestKey::<MlDsa44>::from_seed([0x21; 32]);
+        let dest = ml_dsa44_destination(&dk);
+        assert_eq!(dest.len(), 1319);
+        let body = ls2_body_for(&dest, None);
+        let mut bytes = body.clone();
+        bytes.extend(dk.sign(&with_store_type(3, &body), [0x42; 32]));
+        let u = LeaseSet2::parse(&bytes).unwrap();
+        let ls = u.dangerous_inner();
+        assert_eq!(ls.destination(), &dest);
+        assert_eq!(ls.destination().sig_type(), SigType::MlDsa44);
+        assert_eq!(ls.signature().len(), 2420);
+        assert_eq!(ls.encryption_keys().len(), 2);
+        assert_eq!(ls.to_bytes(), bytes);
+        assert_eq!(ls.store_key(), dest.hash());
+        u.verify(now()).unwrap();
+
+        // One flipped bit anywhere (destination key, published date, a lease, the signature)
+        // still parses and no longer verifies.
+        for at in [10, 1319, body.len() - 5, body.len() + 100, bytes.len() - 1] {
+            let mut b = bytes.clone();
+            b[at] ^= 0x01;
+            let e = LeaseSet2::parse(&b).unwrap().verify(now()).unwrap_err();
+            assert!(matches!(e, VerifyError::Signature(_)), "byte {at}: {e}");
+        }
+        // Signed without the store type byte.
+        let mut no_prefix = body.clone();
+        no_prefix.extend(dk.sign(&body, [0x42; 32]));
+        assert!(LeaseSet2::parse(&no_prefix).unwrap().verify(now()).is_err());
+        // The signature length follows the destination's type.
+        let e = LeaseSet2::parse(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!(e.what, "leaseset2 signature");
+        assert_eq!(
+            e.kind,
+            WireErrorKind::Truncated {
+                need: 2420,
+                have: 2419
+            }
+        );
+    }
+
+    /// An ML-DSA destination that signs a transient Ed25519 key offline: the block's signature
+    /// is ML-DSA-44, the leaseset's Ed25519.
+    #[test]
+    fn leaseset2_ml_dsa44_offline_signature() {
+        let dk = MlDsaTestKey::<MlDsa44>::from_seed([0x22; 32]);
+        let dest = ml_dsa44_destination(&dk);
+        let tk = key(2);
+        let offline = |signer: &MlDsaTestKey<MlDsa44>| {
+            let mut b = OfflineSignature::signed_message_for(
+                NOW_S + 3600,
+                SigType::EdDsaSha512Ed25519,
+                &tk.public_bytes(),
+            );
+            let sig = signer.sign(&b, [7; 32]);
+            b.extend(sig);
+            b
+        };
+        let bytes = sign_with_type(&tk, 3, &ls2_body_for(&dest, Some(&offline(&dk))));
+        let u = LeaseSet2::parse(&bytes).unwrap();
+        let o = u.dangerous_inner().header().offline_signature().unwrap();
+        assert_eq!(o.signature().len(), 2420);
+        assert_eq!(o.transient_key(), &tk.public_bytes());
+        assert_eq!(u.dangerous_inner().to_bytes(), bytes);
+        u.verify(now()).unwrap();
+
+        let other = MlDsaTestKey::<MlDsa44>::from_seed([0x23; 32]);
+        let bytes = sign_with_type(&tk, 3, &ls2_body_for(&dest, Some(&offline(&other))));
+        let e = LeaseSet2::parse(&bytes).unwrap().verify(now()).unwrap_err();
+        assert!(matches!(e, VerifyError::OfflineSignature(_)), "{e}");
     }
 
     #[test]

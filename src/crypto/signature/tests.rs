@@ -2,8 +2,8 @@
 //!
 //! Positive vectors all come from outside this crate: RFC 8032 for Ed25519/Ed25519ph, OpenSSL
 //! for DSA/ECDSA/RSA/Ed25519 (tests/data/sig/gen_openssl_vectors.sh), and an independent
-//! Python implementation for RedDSA (tests/data/sig/red25519_vectors.py), see
-//! tests/data/sig/README.md.
+//! Python implementation for RedDSA (tests/data/sig/red25519_vectors.py), Wycheproof for ML-DSA
+//! (tests/data/sig/wycheproof_mldsa.py), see tests/data/sig/README.md.
 
 use super::*;
 use proptest::prelude::*;
@@ -70,6 +70,12 @@ const RSA4096_VECTORS: &str = include_str!("../../../tests/data/sig/rsa_4096.txt
 const ED25519_VECTORS: &str = include_str!("../../../tests/data/sig/ed25519_openssl.txt");
 const ED25519PH_I2P_VECTORS: &str = include_str!("../../../tests/data/sig/ed25519ph_i2p.txt");
 const REDDSA_VECTORS: &str = include_str!("../../../tests/data/sig/reddsa.txt");
+const MLDSA44_VECTORS: &str = include_str!("../../../tests/data/sig/mldsa44.txt");
+const MLDSA65_VECTORS: &str = include_str!("../../../tests/data/sig/mldsa65.txt");
+const MLDSA87_VECTORS: &str = include_str!("../../../tests/data/sig/mldsa87.txt");
+const MLDSA44_INVALID: &str = include_str!("../../../tests/data/sig/mldsa44_invalid.txt");
+const MLDSA65_INVALID: &str = include_str!("../../../tests/data/sig/mldsa65_invalid.txt");
+const MLDSA87_INVALID: &str = include_str!("../../../tests/data/sig/mldsa87_invalid.txt");
 
 fn vector_files() -> Vec<(SigType, &'static str)> {
     vec![
@@ -83,10 +89,14 @@ fn vector_files() -> Vec<(SigType, &'static str)> {
         (SigType::EdDsaSha512Ed25519, ED25519_VECTORS),
         (SigType::EdDsaSha512Ed25519ph, ED25519PH_I2P_VECTORS),
         (SigType::RedDsaSha512Ed25519, REDDSA_VECTORS),
+        (SigType::MlDsa44, MLDSA44_VECTORS),
+        (SigType::MlDsa65, MLDSA65_VECTORS),
+        (SigType::MlDsa87, MLDSA87_VECTORS),
     ]
 }
 
-fn all_types() -> [SigType; 10] {
+/// Every type that verifies (the ML-DSA hybrids 15-17 do not, see `ml_dsa_hybrids_are_unsupported`).
+fn all_types() -> [SigType; 13] {
     [
         SigType::DsaSha1,
         SigType::EcdsaSha256P256,
@@ -98,11 +108,32 @@ fn all_types() -> [SigType; 10] {
         SigType::EdDsaSha512Ed25519,
         SigType::EdDsaSha512Ed25519ph,
         SigType::RedDsaSha512Ed25519,
+        SigType::MlDsa44,
+        SigType::MlDsa65,
+        SigType::MlDsa87,
     ]
 }
 
 fn key(t: SigType, bytes: &[u8]) -> SigningPublicKey {
     SigningPublicKey::from_bytes(t, bytes).unwrap_or_else(|e| panic!("{t:?} key rejected: {e}"))
+}
+
+/// Every type's first vector with its parsed key, built once for the proptests: parsing the
+/// vector files and decoding ML-DSA keys (which expands the public matrix) per case would
+/// dominate their run time.
+fn first_keys() -> &'static [(SigType, Block, SigningPublicKey)] {
+    static KEYS: std::sync::OnceLock<Vec<(SigType, Block, SigningPublicKey)>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        all_types()
+            .into_iter()
+            .map(|t| {
+                let v = first_vector(t);
+                let pk = key(t, v.get("key"));
+                (t, v, pk)
+            })
+            .collect()
+    })
 }
 
 fn first_vector(t: SigType) -> Block {
@@ -694,6 +725,105 @@ fn ed25519_family_rejects_non_points() {
     }
 }
 
+// ------------------------------------------------------------------ ML-DSA (types 12-14)
+
+/// Wycheproof signatures that must fail under I2P's rule: malformed hints (including the
+/// repeated index ml-dsa 0.0.4 accepted), z at the norm bound, bit flips, the UseHint(1, 0)
+/// forgery, and a signature that is valid only with a non-empty context.
+#[test]
+fn ml_dsa_wycheproof_invalid_vectors_are_rejected() {
+    for (t, text) in [
+        (SigType::MlDsa44, MLDSA44_INVALID),
+        (SigType::MlDsa65, MLDSA65_INVALID),
+        (SigType::MlDsa87, MLDSA87_INVALID),
+    ] {
+        let vectors = blocks(text);
+        assert!(!vectors.is_empty(), "{t:?}");
+        for (i, v) in vectors.iter().enumerate() {
+            let pk = key(t, v.get("key"));
+            assert_eq!(
+                pk.verify(v.get("msg"), v.get("sig")),
+                Err(SignatureError::Invalid(t)),
+                "{t:?} invalid vector {i}"
+            );
+        }
+    }
+}
+
+fn ml_dsa_round_trip<P: ::ml_dsa::MlDsaParams>(t: SigType) {
+    let sk = MlDsaTestKey::<P>::from_seed([0x5c; 32]);
+    let pub_bytes = sk.public_bytes();
+    assert_eq!(pub_bytes.len(), t.public_key_len());
+    let pk = key(t, &pub_bytes);
+    assert_eq!(pk.sig_type(), t);
+    let msg = b"floodgate ML-DSA round trip";
+    // Hedged signing: two signatures of the same message differ, and both verify.
+    let s1 = sk.sign(msg, [1; 32]);
+    let s2 = sk.sign(msg, [2; 32]);
+    assert_eq!(s1.len(), t.signature_len());
+    assert_ne!(s1, s2);
+    assert_eq!(pk.verify(msg, &s1), Ok(()), "{t:?}");
+    assert_eq!(pk.verify(msg, &s2), Ok(()), "{t:?}");
+    // Tampering with the message or the signature fails.
+    assert_eq!(
+        pk.verify(b"floodgate ML-DSA round trjp", &s1),
+        Err(SignatureError::Invalid(t))
+    );
+    let mut bad = s1.clone();
+    bad[40] ^= 0x04;
+    assert_eq!(pk.verify(msg, &bad), Err(SignatureError::Invalid(t)));
+    // Another key does not verify it.
+    let other = key(t, &MlDsaTestKey::<P>::from_seed([0x5d; 32]).public_bytes());
+    assert_eq!(other.verify(msg, &s1), Err(SignatureError::Invalid(t)));
+}
+
+/// Keys from fixed seeds, signed as proposal 169 says (hedged, pure, empty context).
+#[test]
+fn ml_dsa_round_trip_and_tamper() {
+    ml_dsa_round_trip::<::ml_dsa::MlDsa44>(SigType::MlDsa44);
+    ml_dsa_round_trip::<::ml_dsa::MlDsa65>(SigType::MlDsa65);
+    ml_dsa_round_trip::<::ml_dsa::MlDsa87>(SigType::MlDsa87);
+}
+
+/// The verifier applies exactly the pure ML-DSA encoding with an empty context: a signature of
+/// `M` itself (no `0x00 || 0x00` prefix, as with "message encoding" switched off), or with a
+/// context, or of `0x01 || 0x00 || ...` (the HashML-DSA domain byte), does not verify as `M`.
+#[test]
+fn ml_dsa_message_encoding_is_pure_with_empty_context() {
+    use ::ml_dsa::{MlDsa44, SigningKey};
+    let t = SigType::MlDsa44;
+    let sk = SigningKey::<MlDsa44>::from_seed(&[0x77; 32].into());
+    let esk = sk.expanded_key();
+    let pk = key(t, &esk.verifying_key().encode());
+    let msg: &[u8] = b"I2P";
+    let rnd = [9u8; 32].into();
+    let sign = |parts: &[&[u8]]| esk.sign_internal(parts, &rnd).encode().to_vec();
+    assert_eq!(pk.verify(msg, &sign(&[&[0, 0], msg])), Ok(()));
+    for wrong in [
+        sign(&[msg]),
+        sign(&[&[0, 3], b"I2P", msg]),
+        sign(&[&[1, 0], msg]),
+    ] {
+        assert_eq!(pk.verify(msg, &wrong), Err(SignatureError::Invalid(t)));
+    }
+}
+
+#[test]
+fn ml_dsa_hybrids_are_unsupported() {
+    for (t, len) in [
+        (SigType::MlDsa44EdDsaSha512Ed25519, 1344),
+        (SigType::MlDsa65EdDsaSha512Ed25519, 1984),
+        (SigType::MlDsa87EdDsaSha512Ed25519, 2624),
+    ] {
+        assert_eq!(t.public_key_len(), len);
+        assert_eq!(
+            SigningPublicKey::from_bytes(t, &vec![0; len]).err(),
+            Some(SignatureError::Unsupported(t))
+        );
+        assert!(is_bad_key(t, &vec![0; len - 1]), "{t:?}");
+    }
+}
+
 // ------------------------------------------------------------------ robustness
 
 proptest! {
@@ -732,15 +862,15 @@ proptest! {
     }
 
     /// Random signatures under real keys: verification fails cleanly (a forgery is negligible).
+    /// The seed is repeated to the longest signatures (ML-DSA-87's 4627 bytes).
     #[test]
     fn random_signatures_under_real_keys_are_invalid(
         seed in proptest::collection::vec(any::<u8>(), 512),
     ) {
-        for t in all_types() {
-            let v = first_vector(t);
-            let pk = key(t, v.get("key"));
-            let sig = &seed[..t.signature_len()];
-            prop_assert_eq!(pk.verify(v.get("msg"), sig), Err(SignatureError::Invalid(t)));
+        for (t, v, pk) in first_keys() {
+            let t = *t;
+            let sig: Vec<u8> = seed.iter().copied().cycle().take(t.signature_len()).collect();
+            prop_assert_eq!(pk.verify(v.get("msg"), &sig), Err(SignatureError::Invalid(t)));
         }
     }
 }
