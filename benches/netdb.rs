@@ -115,6 +115,7 @@ fn bench(c: &mut Criterion) {
             floodfill: true,
             our_hash: [0xaa; 32],
             ready_min_router_infos: 25,
+            floodfill_min_version: floodgate::netdb::index::MIN_FLOODFILL_VERSION,
         },
         &prometheus::Registry::new(),
         Arc::new(RouterStatus::new()),

@@ -32,6 +32,7 @@ fn options(dir: &Path) -> NetDbOptions {
         floodfill: false,
         our_hash: [0xaa; 32],
         ready_min_router_infos: 1,
+        floodfill_min_version: floodgate::netdb::index::MIN_FLOODFILL_VERSION,
     }
 }
 

@@ -41,6 +41,7 @@ fn fixture(floodfill: bool) -> Fixture {
             floodfill,
             our_hash: me.hash(),
             ready_min_router_infos: 5,
+            floodfill_min_version: floodgate::netdb::index::MIN_FLOODFILL_VERSION,
         },
         &registry,
         status.clone(),
@@ -386,9 +387,9 @@ async fn lease_set_poisoning_is_rejected_with_reasons() {
         "unpublished",
     )
     .await;
-    // Oversize.
+    // Oversize: one byte over the 8192 i2pd accepts since 2.57.
     let mut big = ls.clone();
-    big.resize(5000, 0);
+    big.resize(floodgate::netdb::validate::MAX_LEASE_SET_SIZE + 1, 0);
     rejected(
         &f,
         testkit::store_lease_set(key, StoreKind::LeaseSet2, big, None),
@@ -1032,4 +1033,83 @@ async fn no_router_info_expiry_with_few_entries() {
     }
     let rep = f.db.expire(NOW + 3 * HOUR).await;
     assert_eq!(rep.router_infos, 0, "25 or fewer RouterInfos never expire");
+}
+
+/// A LeaseSet2 of a post-quantum destination (proposal 169: crypto type NONE, ML-DSA-87, the
+/// largest) with 16 leases and two encryption keys: about 7.9 KiB, over i2pd's old 4096-byte
+/// limit and under today's 8192. It is verified, stored and served like any other; the same
+/// leaseset with a flipped signature bit is refused.
+#[tokio::test]
+async fn ml_dsa_87_lease_sets_are_verified_stored_and_served() {
+    use floodgate::wire::keys::{CryptoType, SigType};
+    use floodgate::wire::lease_set::EncryptionKey;
+    use floodgate::wire::{KeysAndCert, Lease2, LeaseSet2, LeaseSet2Header, Mapping};
+    use ml_dsa::{ExpandedSigningKey, MlDsa87, SigningKey};
+    let f = fixture(true);
+    let sk = SigningKey::<MlDsa87>::from_seed(&[0x5d; 32].into());
+    let sk: &ExpandedSigningKey<MlDsa87> = sk.expanded_key();
+    let public = sk.verifying_key().encode().to_vec();
+    let dest =
+        KeysAndCert::from_keys(CryptoType::None, &[], SigType::MlDsa87, &public, [0; 32]).unwrap();
+    let key = dest.hash();
+    let header = LeaseSet2Header::new(dest, NOW_S - 5, 600, 0, None);
+    let leases: Vec<Lease2> = (0..16u8)
+        .map(|i| Lease2 {
+            gateway: [i; 32],
+            tunnel_id: 5000 + u32::from(i),
+            end_date_secs: NOW_S + 590,
+        })
+        .collect();
+    let keys = [
+        EncryptionKey {
+            crypto_type: CryptoType::X25519,
+            key: vec![0x55; 32],
+        },
+        // MLKEM768_X25519 (type 6): carried at 32 bytes in LeaseSet2, as the peers publish it.
+        EncryptionKey {
+            crypto_type: CryptoType::from_code(6),
+            key: vec![0x66; 32],
+        },
+    ];
+    let mut ls = LeaseSet2::encode_unsigned(&header, &Mapping::new(), &keys, &leases);
+    // Pure ML-DSA with an empty context over the store type byte and the leaseset, as i2pd signs.
+    let mut signed = vec![LeaseSet2::STORE_TYPE];
+    signed.extend_from_slice(&ls);
+    let sig = sk.sign_deterministic(&signed, &[]).unwrap().encode();
+    ls.extend_from_slice(&sig);
+    assert!(
+        ls.len() > 7_800 && ls.len() <= floodgate::netdb::validate::MAX_LEASE_SET_SIZE,
+        "{} bytes",
+        ls.len()
+    );
+
+    let mut forged = ls.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    rejected(
+        &f,
+        testkit::store_lease_set(key, StoreKind::LeaseSet2, forged, None),
+        true,
+        NOW,
+        "bad_signature",
+    )
+    .await;
+
+    f.db.on_database_store(
+        [1; 32],
+        testkit::store_lease_set(key, StoreKind::LeaseSet2, ls.clone(), None),
+        true,
+        NOW,
+    )
+    .await
+    .result
+    .expect("an ML-DSA-87 LeaseSet2 is accepted");
+    let requester = [0x5b; 32];
+    let o =
+        f.db.on_database_lookup(requester, lookup(key, requester, LookupType::LeaseSet), NOW);
+    assert_eq!(o.result, LookupResult::Found);
+    let I2npBody::DatabaseStore(ds) = direct_reply(&o.actions, requester) else {
+        panic!("not a DatabaseStore")
+    };
+    assert_eq!((ds.key, ds.data), (key, ls));
 }

@@ -25,6 +25,7 @@ fn open(dir: &Path, now: u64) -> (NetDb, prometheus::Registry) {
             floodfill: true,
             our_hash: [0xaa; 32],
             ready_min_router_infos: 1,
+            floodfill_min_version: floodgate::netdb::index::MIN_FLOODFILL_VERSION,
         },
         &registry,
         Arc::new(RouterStatus::new()),

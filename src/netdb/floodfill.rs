@@ -84,6 +84,8 @@ pub struct NetDbOptions {
     pub floodfill: bool,
     pub our_hash: Hash,
     pub ready_min_router_infos: usize,
+    /// Oldest `router.version` counted as a floodfill (`netdb.floodfill_min_version`).
+    pub floodfill_min_version: crate::netdb::index::Version,
 }
 
 #[derive(Debug, Error)]
@@ -281,7 +283,7 @@ impl NetDb {
         now_ms: u64,
     ) -> Result<Self, NetDbError> {
         #[cfg_attr(not(feature = "store"), allow(unused_mut))]
-        let mut index = NetDbIndex::new();
+        let mut index = NetDbIndex::with_floodfill_min_version(opts.floodfill_min_version);
         #[cfg(feature = "store")]
         let store = match &opts.data_dir {
             Some(dir) => {
@@ -364,6 +366,15 @@ impl NetDb {
     }
 
     /// A RouterInfo we hold (including our own once published).
+    /// Is this RouterInfo a floodfill by our rules (`netdb.floodfill_min_version` included)?
+    pub fn is_usable_floodfill(&self, ri: &RouterInfo) -> bool {
+        self.shared
+            .index
+            .read()
+            .unwrap_or_else(lock_poisoned)
+            .is_usable_floodfill(ri)
+    }
+
     pub fn router_info(&self, hash: &Hash) -> Option<Arc<RouterInfo>> {
         let i = self.shared.index.read().unwrap_or_else(lock_poisoned);
         i.router(hash).map(|e| e.info.clone())

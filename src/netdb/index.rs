@@ -141,23 +141,59 @@ pub struct LeaseSetEntry {
     pub expires_ms: u64,
 }
 
-/// A floodfill we may flood to and list in search replies: it declares `f` and does not
-/// declare itself unreachable or hidden (a floodfill nobody can connect to cannot receive
-/// floods, and listing it would send lookups into a void).
-pub fn is_usable_floodfill(ri: &RouterInfo) -> bool {
+/// A floodfill we may flood to and list in search replies, by the rules the current routers
+/// apply (i2pd 2.5x `RouterInfo::IsEligibleFloodfill`, Java I2P's floodfill selection): it
+/// declares `f` and not `U` or `H`, runs at least `min_version`, has a non-DSA signing key, and
+/// publishes an IPv4 address (or is reachable over IPv4 and publishes IPv6). On top of that
+/// floodgate needs an NTCP2 address it can dial: it speaks no other transport yet, and a
+/// floodfill it cannot reach cannot receive floods, and listing it would send lookups into a
+/// void.
+pub fn is_usable_floodfill(ri: &RouterInfo, min_version: Version) -> bool {
     ri.is_floodfill()
         && !ri.has_cap('U')
         && !ri.has_cap('H')
         // DSA-SHA1 floodfills are refused by i2pd and Java I2P alike; stores sent there would
         // not spread.
         && ri.identity().sig_type() != crate::wire::keys::SigType::DsaSha1
-        && version_at_least(ri.version(), MIN_FLOODFILL_VERSION)
+        && version_at_least(ri.version(), min_version)
+        && publishes_ipv4(ri)
         && has_direct_ntcp2(ri)
 }
 
-/// Floodfills older than this are left out: they predate LeaseSet2 and ECIES lookups (Java
-/// I2P's floodfill selection uses the same cut-off).
-pub const MIN_FLOODFILL_VERSION: (u32, u32, u32) = (0, 9, 38);
+/// A router version as (major, minor, patch).
+pub type Version = (u32, u32, u32);
+
+/// Floodfills older than this are left out: i2pd 2.5x (`NETDB_MIN_FLOODFILL_VERSION`) uses
+/// none older than 0.9.59, so stores flooded to them would not be passed on by the rest of the
+/// network. `netdb.floodfill_min_version` lowers it for private networks of older routers.
+pub const MIN_FLOODFILL_VERSION: Version = (0, 9, 59);
+
+/// Parse `a.b.c` (or `a.b`) as a [`Version`].
+pub fn parse_version(v: &str) -> Option<Version> {
+    let mut it = v.split('.').map(|p| p.trim().parse::<u32>());
+    let v = match (it.next(), it.next(), it.next(), it.next()) {
+        (Some(Ok(a)), Some(Ok(b)), None, None) => (a, b, 0),
+        (Some(Ok(a)), Some(Ok(b)), Some(Ok(c)), None) => (a, b, c),
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// A published IPv4 address (any transport), or a published IPv6 one with an address that
+/// says it can be reached over IPv4 (caps `4`), which is how i2pd words "published".
+fn publishes_ipv4(ri: &RouterInfo) -> bool {
+    let addrs = ri.addresses();
+    let v4 = addrs
+        .iter()
+        .any(|a| a.ip().is_some_and(|ip| ip.is_ipv4()) && a.port().is_some());
+    let v6 = addrs
+        .iter()
+        .any(|a| a.ip().is_some_and(|ip| ip.is_ipv6()) && a.port().is_some());
+    let reachable_v4 = addrs
+        .iter()
+        .any(|a| a.options().get("caps").is_some_and(|c| c.contains('4')));
+    v4 || (v6 && reachable_v4)
+}
 
 /// `router.version` `a.b.c` at least `min` (a missing or malformed version is not).
 pub fn version_at_least(v: Option<&str>, min: (u32, u32, u32)) -> bool {
@@ -258,8 +294,10 @@ fn k_closest(candidates: &[Hash], target: &Hash, k: usize, excluded: &HashSet<Ha
 }
 
 /// The authoritative in-memory netDb.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NetDbIndex {
+    /// Oldest `router.version` counted as a floodfill (see [`is_usable_floodfill`]).
+    floodfill_min_version: Version,
     routers: HashMap<Hash, RouterEntry>,
     lease_sets: HashMap<Hash, LeaseSetEntry>,
     /// Lease sets held per DatabaseStore type 1, 3, 5, 7, kept up to date on every insert and
@@ -276,16 +314,38 @@ fn type_slot(store_type: u8) -> Option<usize> {
     LEASE_SET_TYPES.iter().position(|t| *t == store_type)
 }
 
+impl Default for NetDbIndex {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl NetDbIndex {
     pub fn new() -> Self {
-        Self::default()
+        Self::with_floodfill_min_version(MIN_FLOODFILL_VERSION)
+    }
+
+    pub fn with_floodfill_min_version(floodfill_min_version: Version) -> Self {
+        Self {
+            floodfill_min_version,
+            routers: HashMap::new(),
+            lease_sets: HashMap::new(),
+            lease_sets_by_type: [0; 4],
+            floodfills: DenseSet::default(),
+            non_floodfills: DenseSet::default(),
+        }
+    }
+
+    /// Is `ri` a floodfill by this index's rules?
+    pub fn is_usable_floodfill(&self, ri: &RouterInfo) -> bool {
+        is_usable_floodfill(ri, self.floodfill_min_version)
     }
 
     /// Insert or replace a RouterInfo (the caller has verified it and decided it is newer).
     /// Returns the previous entry.
     pub fn insert_router(&mut self, info: Arc<RouterInfo>) -> Option<RouterEntry> {
         let hash = info.hash();
-        let floodfill = is_usable_floodfill(&info);
+        let floodfill = is_usable_floodfill(&info, self.floodfill_min_version);
         let entry = RouterEntry {
             published_ms: info.published().millis(),
             floodfill,
@@ -402,7 +462,12 @@ mod usable_floodfill_tests {
     #[test]
     fn versions_compare_numerically() {
         let min = MIN_FLOODFILL_VERSION;
-        assert!(version_at_least(Some("0.9.38"), min));
+        assert!(version_at_least(Some("0.9.59"), min));
+        assert!(
+            !version_at_least(Some("0.9.58"), min),
+            "i2pd 2.5x's cut-off"
+        );
+        assert!(!version_at_least(Some("0.9.38"), min));
         assert!(version_at_least(Some("0.9.67"), min));
         assert!(version_at_least(Some("0.10"), min));
         assert!(version_at_least(Some("1.0.0"), min));
@@ -411,15 +476,20 @@ mod usable_floodfill_tests {
         assert!(!version_at_least(Some("0.9.x"), min));
         assert!(!version_at_least(Some("garbage"), min));
         assert!(!version_at_least(None, min));
+        assert_eq!(parse_version("0.9.57"), Some((0, 9, 57)));
+        assert_eq!(parse_version("0.10"), Some((0, 10, 0)));
+        assert_eq!(parse_version("0.9.57.1"), None);
+        assert_eq!(parse_version("0.9.x"), None);
     }
 
     #[test]
     fn floodfills_need_the_cap_a_dialable_ntcp2_address_and_a_recent_version() {
         let now = 1_700_000_000_000;
+        let min = MIN_FLOODFILL_VERSION;
         let ff = super::super::testkit::router(2, true, now);
-        assert!(is_usable_floodfill(&ff.info));
+        assert!(is_usable_floodfill(&ff.info, min));
         let plain = super::super::testkit::router(2, false, now);
-        assert!(!is_usable_floodfill(&plain.info));
+        assert!(!is_usable_floodfill(&plain.info, min));
         // The same floodfill without a published address.
         let params = crate::identity::RouterInfoParams {
             net_id: 2,
@@ -434,17 +504,31 @@ mod usable_floodfill_tests {
         let hidden = crate::identity::build_router_info(&ff.keys, &params, now)
             .unwrap()
             .into_inner();
-        assert!(!is_usable_floodfill(&hidden));
-        let old = crate::identity::RouterInfoParams {
-            router_version: "0.9.30",
-            host: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-            ntcp2_port: Some(12345),
-            ..params
+        assert!(!is_usable_floodfill(&hidden, min));
+        let with = |version: &'static str, host: std::net::IpAddr| {
+            let p = crate::identity::RouterInfoParams {
+                router_version: version,
+                host: Some(host),
+                ntcp2_port: Some(12345),
+                ..params.clone()
+            };
+            crate::identity::build_router_info(&ff.keys, &p, now)
+                .unwrap()
+                .into_inner()
         };
-        let old = crate::identity::build_router_info(&ff.keys, &old, now)
-            .unwrap()
-            .into_inner();
-        assert!(!is_usable_floodfill(&old));
+        let v4: std::net::IpAddr = "198.18.0.7".parse().unwrap();
+        let v6: std::net::IpAddr = "2001:db8::7".parse().unwrap();
+        assert!(is_usable_floodfill(&with("0.9.59", v4), min));
+        // i2pd 2.45 (0.9.57) is below the live network's cut-off, and usable only where the
+        // operator lowered it (a private network of older routers).
+        let old = with("0.9.57", v4);
+        assert!(!is_usable_floodfill(&old, min));
+        assert!(is_usable_floodfill(&old, (0, 9, 57)));
+        let index = NetDbIndex::with_floodfill_min_version((0, 9, 57));
+        assert!(index.is_usable_floodfill(&old));
+        assert!(!NetDbIndex::new().is_usable_floodfill(&old));
+        // IPv6 only, without any address saying it is reachable over IPv4: not a floodfill.
+        assert!(!is_usable_floodfill(&with("0.9.67", v6), min));
     }
 }
 

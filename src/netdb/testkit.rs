@@ -41,6 +41,7 @@ pub fn memory_netdb(
             floodfill: true,
             our_hash,
             ready_min_router_infos: 0,
+            floodfill_min_version: crate::netdb::index::MIN_FLOODFILL_VERSION,
         },
         registry,
         status,

@@ -24,10 +24,10 @@ use crate::wire::router_info::MAX_ROUTER_INFO_SIZE;
 use crate::wire::{Date, RouterInfo, VerifyError, WireError, WireErrorKind};
 use thiserror::Error;
 
-/// Largest LeaseSet (any type) we accept, in bytes. i2pd 2.45 drops larger ones
-/// (`MAX_LS_BUFFER_SIZE = 4096` in libi2pd/LeaseSet.h), so anything larger could not be
-/// flooded usefully; real LeaseSet2s with 16 leases are about 1 KiB.
-pub const MAX_LEASE_SET_SIZE: usize = 4096;
+/// Largest LeaseSet (any type) we accept, in bytes: i2pd's `MAX_LS_BUFFER_SIZE` since 2.57
+/// (4096 before), raised for post-quantum destinations, whose ML-DSA keys and signatures alone
+/// take up to 7 KiB. Classic LeaseSet2s with 16 leases are about 1 KiB.
+pub const MAX_LEASE_SET_SIZE: usize = 8192;
 
 /// How far in the future a RouterInfo or LeaseSet2 `published` date may be: 2 minutes, i2pd's
 /// clock tolerance (`NETDB_EXPIRATION_TIMEOUT_THRESHOLD` in NetDb.hpp). Routers keep their

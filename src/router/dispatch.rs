@@ -37,6 +37,10 @@ use tracing::{debug, info};
 /// Messages whose expiration passed more than this long ago are dropped unread (clock skew
 /// between routers is allowed up to 60 s; i2pd uses a similar margin).
 pub const EXPIRATION_GRACE_SECS: u64 = 60;
+/// Messages that expire more than this far ahead of our clock are refused (`future`): i2pd 2.5x
+/// and Java I2P drop them (`I2NP_MESSAGE_CLOCK_SKEW`), so they are a peer with a broken clock
+/// or a message kept alive to be replayed later.
+pub const MAX_FUTURE_SECS: u64 = 60;
 
 #[derive(Clone)]
 pub struct DispatchMetrics {
@@ -55,7 +59,7 @@ impl DispatchMetrics {
         let messages = IntCounterVec::new(
             Opts::new(
                 "floodgate_i2np_received_total",
-                "I2NP messages received from peers, by message type and outcome (handled, expired, malformed, unhandled).",
+                "I2NP messages received from peers, by message type and outcome (handled, expired, future = expiring more than 60 s ahead, malformed, unhandled).",
             ),
             &["type", "outcome"],
         )
@@ -263,6 +267,10 @@ impl Dispatcher {
         let now = now_ms();
         if u64::from(header.expiration_s) + EXPIRATION_GRACE_SECS < now / 1000 {
             self.count(ty_label, "expired");
+            return;
+        }
+        if u64::from(header.expiration_s) > now / 1000 + MAX_FUTURE_SECS {
+            self.count(ty_label, "future");
             return;
         }
         let Some(ty) = MessageType::from_code(header.msg_type) else {
@@ -802,6 +810,44 @@ mod tests {
                 .iter()
                 .any(|mf| mf.name() == "floodgate_garlic_received_total")
         );
+    }
+
+    /// Messages expiring more than a minute ahead are refused before they are parsed, as i2pd
+    /// and Java I2P refuse them; one a minute ahead is still handled.
+    #[tokio::test]
+    async fn messages_expiring_too_far_ahead_are_refused_and_counted() {
+        let f = fixture();
+        let d = &f.d;
+        let now = now_ms();
+        let status_at = |expiration_ms| {
+            let m = I2npMessage {
+                msg_id: 5,
+                expiration_ms,
+                body: I2npBody::DeliveryStatus(DeliveryStatus {
+                    msg_id: 77,
+                    timestamp: now,
+                }),
+            };
+            let bytes = m.to_short_bytes().unwrap();
+            let mut r = Reader::new(&bytes);
+            let h = ShortHeader::parse(&mut r).unwrap();
+            (h, Bytes::copy_from_slice(r.rest()))
+        };
+        let m = &d.metrics;
+        let (h, body) = status_at(now + (MAX_FUTURE_SECS + 5) * 1000);
+        d.on_message([3; 32], h, body, Via::Transport);
+        let past_the_check = |m: &DispatchMetrics| -> u64 {
+            ["handled", "unhandled", "malformed"]
+                .iter()
+                .map(|o| counter(&m.messages, &["delivery_status", o]))
+                .sum()
+        };
+        assert_eq!(counter(&m.messages, &["delivery_status", "future"]), 1);
+        assert_eq!(past_the_check(m), 0, "refused before it is parsed");
+        let (h, body) = status_at(now + MAX_FUTURE_SECS * 1000 - 1000);
+        d.on_message([3; 32], h, body, Via::Transport);
+        assert_eq!(counter(&m.messages, &["delivery_status", "future"]), 1);
+        assert_eq!(past_the_check(m), 1, "a minute ahead is still taken");
     }
 
     #[tokio::test]

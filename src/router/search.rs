@@ -160,7 +160,7 @@ impl PeerSearch {
         let answer = self.searches().on_search_reply(from, reply, |h| {
             netdb
                 .router_info(h)
-                .is_some_and(|ri| crate::netdb::index::is_usable_floodfill(&ri))
+                .is_some_and(|ri| netdb.is_usable_floodfill(&ri))
         });
         let Some((next, end)) = answer else {
             return false;

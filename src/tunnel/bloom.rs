@@ -5,7 +5,7 @@
 //! Two generations: lookups check both, inserts go to the current one, and the older one is
 //! cleared and becomes current when the current one has lived for `generation_ms` or has taken
 //! its designed number of entries. An entry is therefore remembered for at least one full
-//! generation (`BLOOM_GENERATION_MS` in the shard: 3 minutes, longer than a TunnelData message
+//! generation (`BLOOM_GENERATION_MS` in the shard: 2 minutes, longer than a TunnelData message
 //! is accepted for), and the false positive rate stays at its design point even under a flood,
 //! at the price of a shorter memory.
 

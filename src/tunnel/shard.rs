@@ -89,14 +89,16 @@ pub struct TransitParams {
 }
 
 /// TunnelData whose header expiration is more than this ahead of our clock is dropped
-/// (`future`). Gateways stamp a few seconds (i2pd 8 s); the margin covers clock skew.
-pub const MAX_DATA_FUTURE_MS: u64 = 120_000;
+/// (`future`). Gateways stamp a few seconds (i2pd 8 s); 60 s is the bound the current routers
+/// put on every I2NP message (i2pd's `I2NP_MESSAGE_CLOCK_SKEW`), the same as the dispatcher's
+/// [`crate::router::dispatch::MAX_FUTURE_SECS`].
+pub const MAX_DATA_FUTURE_MS: u64 = 60_000;
 
-/// A TunnelData message is accepted only while `now` lies within [expiration - 120 s,
-/// expiration + 60 s of skew], 180 s at most. The duplicate-IV filter keeps each entry for at
+/// A TunnelData message is accepted only while `now` lies within [expiration - 60 s,
+/// expiration + 60 s of skew], 120 s at most. The duplicate-IV filter keeps each entry for at
 /// least one generation, so generations of that length catch every replay of an acceptable
-/// message, at 3/10 of the memory a tunnel-lifetime (10 min) generation would take.
-pub const BLOOM_GENERATION_MS: u64 = 180_000;
+/// message, at 1/5 of the memory a tunnel-lifetime (10 min) generation would take.
+pub const BLOOM_GENERATION_MS: u64 = 120_000;
 
 impl TransitParams {
     pub fn from_config(cfg: &TransitConfig) -> Self {

@@ -30,6 +30,10 @@ pub const STORE_TYPE_META_LEASESET2: u8 = 7;
 /// Most leases a LeaseSet or LeaseSet2 may hold (spec: `0 <= num <= 16`).
 pub const MAX_LEASES: usize = 16;
 
+/// Most encryption keys a LeaseSet2 may carry: Java I2P refuses more than 8 (`LeaseSet2`
+/// `MAX_KEYS`); a destination publishes one per crypto type it offers, 1-3 in practice.
+pub const MAX_LS2_KEYS: usize = 8;
+
 /// LS2 header / encrypted LS flag bit 0: an OfflineSignature block follows.
 pub const FLAG_OFFLINE_KEYS: u16 = 1;
 /// Flag bit 1: unpublished; must not be flooded or served to queries.
@@ -569,7 +573,7 @@ impl LeaseSet2 {
         let mut r = Reader::new(bytes);
         let header = LeaseSet2Header::read(&mut r)?;
         let options = Mapping::read(&mut r)?;
-        let numk = read_count(&mut r, "leaseset2 key count", 1, 255)?;
+        let numk = read_count(&mut r, "leaseset2 key count", 1, MAX_LS2_KEYS)?;
         let mut keys = Vec::with_capacity(numk);
         for _ in 0..numk {
             let crypto_type = CryptoType::from_code(r.u16("leaseset2 key type")?);
@@ -1342,6 +1346,11 @@ mod tests {
 
         let mut b = bytes.clone();
         b[numk_off] = 0;
+        let e = LeaseSet2::parse(&b).unwrap_err();
+        assert_eq!((e.what, e.offset), ("leaseset2 key count", numk_off));
+        // More keys than Java I2P's limit of 8 is refused at the count, before any key is read.
+        let mut b = bytes.clone();
+        b[numk_off] = (MAX_LS2_KEYS + 1) as u8;
         let e = LeaseSet2::parse(&b).unwrap_err();
         assert_eq!((e.what, e.offset), ("leaseset2 key count", numk_off));
 
