@@ -66,6 +66,7 @@ pub struct Config {
     pub ntcp2: Ntcp2Config,
     /// Act as a floodfill: store and serve netDb entries for the network.
     pub floodfill: bool,
+    pub netdb: NetDbConfig,
     pub transit: TransitConfig,
     pub http: HttpConfig,
     pub reseed: ReseedConfig,
@@ -101,6 +102,32 @@ pub struct Ntcp2Config {
     pub max_sessions: u32,
     /// Most NTCP2 sessions from one IP address.
     pub max_sessions_per_ip: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetDbConfig {
+    /// Oldest `router.version` (`a.b.c`) of a router counted as a floodfill (stored to,
+    /// flooded to, listed in replies). 0.9.59 is i2pd's rule on the live network; lower it
+    /// only for a private network of older routers.
+    pub floodfill_min_version: String,
+}
+
+impl Default for NetDbConfig {
+    fn default() -> Self {
+        let (a, b, c) = crate::netdb::index::MIN_FLOODFILL_VERSION;
+        Self {
+            floodfill_min_version: format!("{a}.{b}.{c}"),
+        }
+    }
+}
+
+impl NetDbConfig {
+    /// The parsed `floodfill_min_version` (validated at load, so the fallback is not reached).
+    pub fn floodfill_min_version(&self) -> crate::netdb::index::Version {
+        crate::netdb::index::parse_version(&self.floodfill_min_version)
+            .unwrap_or(crate::netdb::index::MIN_FLOODFILL_VERSION)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,17 +170,64 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReseedConfig {
-    /// HTTPS reseed servers (`…/i2pseeds.su3?netid=N` is appended).
-    pub urls: Vec<String>,
+    /// HTTPS reseed servers (`…/i2pseeds.su3?netid=N` is appended). `None` (the default) means
+    /// the public servers embedded in floodgate when `net_id` is 2 and none on other networks;
+    /// a list, even an empty one, replaces them.
+    pub urls: Option<Vec<String>>,
     /// Local reseed sources: folders of routerInfo-*.dat, .zip or .su3 files.
     pub files: Vec<PathBuf>,
-    /// Trusted su3 signer certificates: PEM X.509 files or folders of `*.crt`
-    /// (e.g. i2pd's `/usr/share/i2pd/certificates/reseed`). su3 bundles, and so every HTTPS
-    /// reseed, need the signer's certificate here.
+    /// Trust the su3 signer certificates embedded in floodgate (the public reseed operators').
+    pub builtin_certificates: bool,
+    /// More trusted su3 signer certificates: PEM X.509 files or folders of `*.crt`
+    /// (e.g. i2pd's `/usr/share/i2pd/certificates/reseed`), in addition to the embedded ones.
     pub certificates: Vec<PathBuf>,
+    /// Extra CA certificates (PEM) trusted for the reseed servers' TLS, besides the embedded
+    /// web PKI roots.
+    pub tls_roots: Vec<PathBuf>,
+    /// Reseed when the netDb holds fewer RouterInfos than this (or than
+    /// `readiness.min_router_infos`, whichever is larger).
+    pub threshold: u32,
+    /// A reseed goes on until this many distinct servers (by host) have answered a valid
+    /// bundle, even when the netDb is already above the threshold, so that no single server
+    /// chooses the whole netDb.
+    pub min_servers: u32,
+    /// Wait after a reseed that left the netDb below the threshold before trying again; doubles
+    /// with each further try, up to 6 hours.
+    pub retry_seconds: u32,
+}
+
+impl Default for ReseedConfig {
+    fn default() -> Self {
+        Self {
+            urls: None,
+            files: Vec::new(),
+            builtin_certificates: true,
+            certificates: Vec::new(),
+            tls_roots: Vec::new(),
+            threshold: 50,
+            min_servers: 4,
+            retry_seconds: 600,
+        }
+    }
+}
+
+impl ReseedConfig {
+    /// The HTTPS servers to use on network `net_id`: the configured list, else the embedded
+    /// public servers on the real network (2) only. A private network never reaches out to
+    /// the public servers by default.
+    pub fn effective_urls(&self, net_id: u8) -> Vec<String> {
+        match &self.urls {
+            Some(u) => u.clone(),
+            None if net_id == 2 => crate::netdb::reseed::embedded::DEFAULT_URLS
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +262,7 @@ impl Default for Config {
             host: None,
             ntcp2: Ntcp2Config::default(),
             floodfill: true,
+            netdb: NetDbConfig::default(),
             transit: TransitConfig::default(),
             http: HttpConfig::default(),
             reseed: ReseedConfig::default(),
@@ -373,7 +448,7 @@ impl Config {
                 "must be greater than 0",
             ));
         }
-        for (i, u) in self.reseed.urls.iter().enumerate() {
+        for (i, u) in self.reseed.urls.iter().flatten().enumerate() {
             if !u.starts_with("https://") {
                 return Err(ConfigError::key(
                     &format!("reseed.urls[{i}]"),
@@ -382,6 +457,24 @@ impl Config {
                     ),
                 ));
             }
+        }
+        if crate::netdb::index::parse_version(&self.netdb.floodfill_min_version).is_none() {
+            return Err(ConfigError::key(
+                "netdb.floodfill_min_version",
+                format!(
+                    "`{}` is not a router version like 0.9.59",
+                    self.netdb.floodfill_min_version
+                ),
+            ));
+        }
+        if self.reseed.min_servers == 0 {
+            return Err(ConfigError::key("reseed.min_servers", "must be at least 1"));
+        }
+        if self.reseed.retry_seconds == 0 {
+            return Err(ConfigError::key(
+                "reseed.retry_seconds",
+                "must be greater than 0",
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
             return Err(ConfigError::key(
@@ -454,7 +547,7 @@ fn apply_env(tree: &mut Value, var: &str, value: &str) -> Result<(), ConfigError
     }
     // A comma-separated value becomes a list only where the default is a list, so that a
     // comma inside a scalar (a log filter) stays intact.
-    let is_list = matches!(path.as_slice(), [a, b] if a == "reseed" && (b == "urls" || b == "files" || b == "certificates"));
+    let is_list = matches!(path.as_slice(), [a, b] if a == "reseed" && matches!(b.as_str(), "urls" | "files" | "certificates" | "tls_roots"));
     let parsed = if is_list {
         Value::Sequence(
             value
@@ -565,7 +658,10 @@ mod tests {
         assert_eq!(c.transit.share_percent, 50);
         assert_eq!(
             c.reseed.urls,
-            vec!["https://a.example/", "https://b.example/"]
+            Some(vec![
+                "https://a.example/".into(),
+                "https://b.example/".into()
+            ])
         );
         assert_eq!(
             c.reseed.certificates,
@@ -605,6 +701,25 @@ mod tests {
             Err(ConfigError::Key { key, reason }) => (key, reason),
             other => panic!("expected a key error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn reseed_servers_default_to_the_public_ones_on_net_2_only() {
+        let c = Config::default();
+        let public = c.reseed.effective_urls(2);
+        assert!(public.len() >= 5, "{public:?}");
+        assert!(public.iter().all(|u| u.starts_with("https://")));
+        assert!(c.reseed.effective_urls(99).is_empty());
+        // An explicit list replaces them, and an empty one (FLOODGATE_RESEED__URLS=) means none.
+        let c = Config::load(
+            None,
+            env(&[("FLOODGATE_RESEED__URLS", "")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(c.reseed.effective_urls(2).is_empty());
+        let c = Config::from_yaml("reseed:\n  urls: [\"https://mine.example/\"]").unwrap();
+        assert_eq!(c.reseed.effective_urls(99), vec!["https://mine.example/"]);
     }
 
     #[test]
@@ -660,6 +775,12 @@ mod tests {
             "reseed.urls[0]",
         );
         check("log:\n  level: \"info,=[\"", "log.level");
+        check("reseed:\n  min_servers: 0", "reseed.min_servers");
+        check(
+            "netdb:\n  floodfill_min_version: \"0.9.x\"",
+            "netdb.floodfill_min_version",
+        );
+        check("reseed:\n  retry_seconds: 0", "reseed.retry_seconds");
         check(
             "telemetry:\n  otlp_endpoint: \"grpc://x\"",
             "telemetry.otlp_endpoint",

@@ -465,6 +465,10 @@ fn floodgate_env() -> Vec<(&'static str, String)> {
         // i2pd builds exploratory tunnels through floodgate: without this every stop would
         // wait for them (the transit test checks the drain with its own value).
         ("FLOODGATE_TRANSIT__DRAIN_SECONDS", "0".into()),
+        // Debian's i2pd 2.45.1 announces router.version 0.9.57, below the live network's
+        // floodfill cut-off (0.9.59, see netdb::index): this private network of older routers
+        // lowers it, as an operator of one would.
+        ("FLOODGATE_NETDB__FLOODFILL_MIN_VERSION", "0.9.57".into()),
     ]
 }
 
@@ -1340,6 +1344,388 @@ fn transit_tunnels_carry_http_through_every_role() {
     let st = fg.stop();
     assert!(st.success(), "floodgate exit {st}\n{}", fg.log_text());
     drop(fg);
+    let out = tn.down();
+    assert!(out.status.success(), "testnet down failed:\n{}", show(&out));
+}
+
+/// A small HTTPS file server (Python's, with TLS) for the reseed test: serves `DIR` on
+/// `IP:PORT` with the given certificate chain and key, logs each request line to stderr.
+const HTTPS_SERVER: &str = r#"
+import http.server, ssl, sys
+root, ip, port, cert, key = sys.argv[1:6]
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, directory=root, **k)
+    def log_message(self, fmt, *args):
+        sys.stderr.write('REQUEST ' + (fmt % args) + '\n')
+        sys.stderr.flush()
+srv = http.server.ThreadingHTTPServer((ip, int(port)), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print('LISTENING', flush=True)
+srv.serve_forever()
+"#;
+
+/// A test CA and a server certificate it signed for the reseed servers' addresses, made with
+/// the openssl CLI (rustls refuses a CA certificate used as the server's own). Returns
+/// (ca.pem, server chain.pem, server key.pem).
+fn reseed_tls_material(dir: &Path, ips: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ca_key = dir.join("ca.key");
+    let ca = dir.join("ca.pem");
+    let key = dir.join("server.key");
+    let csr = dir.join("server.csr");
+    let cert = dir.join("server.pem");
+    let ext = dir.join("server.ext");
+    let san: Vec<String> = ips.iter().map(|ip| format!("IP:{ip}")).collect();
+    std::fs::write(
+        &ext,
+        format!(
+            "subjectAltName={}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+            san.join(",")
+        ),
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}:\n{}", show(&out));
+    };
+    let p = |x: &PathBuf| x.display().to_string();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p(&ca_key),
+        "-out",
+        &p(&ca),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=floodgate test reseed CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p(&key),
+        "-out",
+        &p(&csr),
+        "-subj",
+        "/CN=floodgate test reseed server",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p(&csr),
+        "-CA",
+        &p(&ca),
+        "-CAkey",
+        &p(&ca_key),
+        "-CAcreateserial",
+        "-out",
+        &p(&cert),
+        "-days",
+        "2",
+        "-extfile",
+        &p(&ext),
+    ]);
+    (ca, cert, key)
+}
+
+/// A reseed su3 (zip of `routerInfo-*.dat`) signed RSA-4096 by `signer` with the test key of
+/// tests/data/reseed, or by `forged_key` when given (a key nobody trusts, claiming `signer`).
+fn reseed_su3(router_infos: &[Vec<u8>], signer: &str, forged: bool) -> Vec<u8> {
+    use floodgate::wire::keys::SigType;
+    use sha2::{Digest, Sha512};
+    let names: Vec<String> = router_infos
+        .iter()
+        .enumerate()
+        .map(|(i, _)| format!("routerInfo-{i}.dat"))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(router_infos)
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let zip = floodgate::wire::zip::write_zip(&entries, true);
+    let mut f = floodgate::wire::su3::unsigned_su3(
+        SigType::RsaSha5124096,
+        b"1700000000",
+        signer,
+        floodgate::wire::su3::FILE_TYPE_ZIP,
+        floodgate::wire::su3::CONTENT_TYPE_RESEED,
+        &zip,
+    );
+    let key = if forged {
+        // A fresh RSA-4096 key: the signature is well-formed but no trusted certificate holds it.
+        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 4096).unwrap()
+    } else {
+        use rsa::pkcs8::DecodePrivateKey;
+        let pem = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/reseed/rsa4096-test.key.pem"),
+        )
+        .unwrap();
+        rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap()
+    };
+    // Java's NONEwithRSA, as reseed servers sign: PKCS#1 v1.5 around the bare SHA-512 digest.
+    let sig = key
+        .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &Sha512::digest(&f))
+        .unwrap();
+    f.extend_from_slice(&sig);
+    f
+}
+
+/// Cold start the way a new operator's router starts on the live network, in the testnet: a
+/// fresh floodgate (empty data dir, no reseed files, no peer knows it) whose only bootstrap is
+/// HTTPS reseeding. Two servers run in the namespace: a good one serving an su3 of the i2pd
+/// routers' RouterInfos signed by a trusted signer, and a hostile one serving a bundle of
+/// made-up routers signed by a key that claims a trusted signer's name. floodgate must load
+/// exactly the good bundle, refuse the hostile one, become ready, open sessions to the i2pd
+/// routers, publish itself, and then serve as a floodfill to them (they store at it and look
+/// up through it).
+#[test]
+fn cold_start_from_https_reseed_serves_as_floodfill() {
+    if let Some(why) = skip_reason() {
+        eprintln!("SKIPPED cold_start_from_https_reseed_serves_as_floodfill: {why}");
+        return;
+    }
+    let _one = lock();
+    let tn = Testnet::new();
+    // 1. The i2pd network, which has never heard of floodgate.
+    tn.up(&[]);
+    let fg_hash_dir = tn.path().join("floodgate");
+    std::fs::create_dir_all(&fg_hash_dir).unwrap();
+
+    // 2. The two bundles and the two HTTPS servers at addresses reserved for this test.
+    let good_ip = "198.18.0.101";
+    let bad_ip = "198.18.0.102";
+    let (ca, cert, key) = reseed_tls_material(&tn.path().join("reseed-tls"), &[good_ip, bad_ip]);
+    let i2pd_ris: Vec<Vec<u8>> = (1..=ROUTERS)
+        .map(|k| std::fs::read(tn.path().join(format!("r{k}/router.info"))).unwrap())
+        .collect();
+    let fake_ris: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| {
+            let p = floodgate::identity::RouterInfoParams {
+                net_id: NET_ID,
+                floodfill: true,
+                shared_kbps: 4096,
+                host: Some(format!("198.18.0.{}", 60 + i).parse().unwrap()),
+                ntcp2_port: Some(12345),
+                router_version: "0.9.67",
+                congestion: None,
+                family: None,
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as u64;
+            floodgate::identity::build_router_info(
+                &floodgate::identity::RouterKeys::generate(),
+                &p,
+                now,
+            )
+            .unwrap()
+            .as_bytes()
+            .to_vec()
+        })
+        .collect();
+    let signer = "floodgate-test@mail.i2p";
+    let mut servers = Vec::new();
+    for (ip, bundle) in [
+        (good_ip, reseed_su3(&i2pd_ris, signer, false)),
+        (bad_ip, reseed_su3(&fake_ris, signer, true)),
+    ] {
+        let root = tn.path().join(format!("reseed-{ip}"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("i2pseeds.su3"), bundle).unwrap();
+        let log = std::fs::File::create(tn.path().join(format!("reseed-{ip}.log"))).unwrap();
+        let mut child = Command::new("bash")
+            .arg(harness())
+            .args(["exec", &tn.arg(), "--", "python3", "-u", "-c", HTTPS_SERVER])
+            .arg(&root)
+            .arg(ip)
+            .arg("443")
+            .arg(&cert)
+            .arg(&key)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start an HTTPS reseed server");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "LISTENING", "reseed server {ip} did not start");
+        servers.push(KillOnDrop(child));
+    }
+    let requests = |ip: &str| {
+        std::fs::read_to_string(tn.path().join(format!("reseed-{ip}.log")))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("REQUEST ") && l.contains("/i2pseeds.su3?netid=99"))
+            .count()
+    };
+
+    // 3. floodgate, fresh: the servers and their signer are its only way in. Two servers must
+    // answer before a reseed is complete, so both are always asked (in random order).
+    let fg_dir = tn.path().join("floodgate");
+    let mut env = floodgate_env();
+    env.extend([
+        (
+            "FLOODGATE_RESEED__URLS",
+            format!("https://{good_ip}/,https://{bad_ip}/"),
+        ),
+        ("FLOODGATE_RESEED__MIN_SERVERS", "2".into()),
+        ("FLOODGATE_RESEED__THRESHOLD", ROUTERS.to_string()),
+        ("FLOODGATE_RESEED__BUILTIN_CERTIFICATES", "false".into()),
+        (
+            "FLOODGATE_RESEED__CERTIFICATES",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/reseed")
+                .display()
+                .to_string(),
+        ),
+        ("FLOODGATE_RESEED__TLS_ROOTS", ca.display().to_string()),
+        ("FLOODGATE_READINESS__MIN_ROUTER_INFOS", ROUTERS.to_string()),
+    ]);
+    let mut fg = FloodgateInNetns::start(&tn, &fg_dir, &env);
+    fg.wait_log("reseed done", std::time::Duration::from_secs(60));
+    let metrics = fg.get("/metrics");
+    let https_loaded = metric_sum(
+        &metrics,
+        "floodgate_reseed_router_infos_total",
+        &["source=\"https\"", "result=\"loaded\""],
+    );
+    assert_eq!(
+        https_loaded,
+        f64::from(ROUTERS),
+        "exactly the good bundle's RouterInfos are loaded\n{}\n--- log\n{}",
+        metric_lines(&metrics, &["floodgate_reseed"]),
+        fg.log_text()
+    );
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "floodgate_reseed_sources_total",
+            &["source=\"https\"", "result=\"failed\""]
+        ),
+        1.0,
+        "the hostile server's bundle is refused\n{}",
+        metric_lines(&metrics, &["floodgate_reseed"])
+    );
+    assert!(
+        fg.log_text()
+            .contains(&format!("su3 signature by `{signer}` does not verify")),
+        "the refusal names the forged signature:\n{}",
+        fg.log_text()
+    );
+    assert_eq!(
+        (requests(good_ip), requests(bad_ip)),
+        (1, 1),
+        "each server asked once"
+    );
+    assert_eq!(
+        metric_sum(
+            &metrics,
+            "floodgate_reseed_runs_total",
+            &["result=\"partial\""]
+        ),
+        1.0,
+        "one of two servers answered: the run is partial\n{}",
+        metric_lines(&metrics, &["floodgate_reseed"])
+    );
+    // The hostile bundle is refused as a whole before any of its entries is read, so the
+    // netDb holds the i2pd routers (and floodgate itself) and nothing else.
+    let held = metric_sum(
+        &metrics,
+        "floodgate_netdb_entries",
+        &["kind=\"router_info\""],
+    );
+    assert!(
+        held <= f64::from(ROUTERS) + 1.0,
+        "{held} RouterInfos held after the reseed\n{}",
+        metric_lines(&metrics, &["floodgate_netdb_entries"])
+    );
+
+    // 4. Ready (netDb and sessions), with outbound sessions to the i2pd routers it learned from
+    // the bundle, and its RouterInfo stored by an i2pd floodfill.
+    let (fg_hash, _) = floodgate_keys(&fg_dir, &env);
+    let added = format!("RouterInfo added: {fg_hash}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let ready = fg.get("/readyz");
+        let metrics = fg.get("/metrics");
+        let out_ok = metric_sum(
+            &metrics,
+            "floodgate_ntcp2_handshakes_total",
+            &["direction=\"outbound\"", "result=\"ok\""],
+        );
+        let stored_at_i2pd = (1..=FLOODFILLS).any(|k| tn.log(k).contains(&added));
+        if ready.contains("\"ready\":true") && out_ok >= 1.0 && stored_at_i2pd {
+            eprintln!("ready; outbound sessions {out_ok}; floodgate's RouterInfo stored by i2pd");
+            break;
+        }
+        let dead = dead_routers(&tn);
+        assert!(dead.is_empty(), "i2pd routers {dead:?} died");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not ready with sessions and a stored RouterInfo within 120 s (ready: {ready:?}, \
+             outbound ok {out_ok}, stored at i2pd {stored_at_i2pd})\n{}\n--- log\n{}",
+            metric_lines(
+                &metrics,
+                &["floodgate_ntcp2", "floodgate_netdb", "floodgate_reseed"]
+            ),
+            fg.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+
+    // 5. The i2pd routers, having learned floodgate as a floodfill from the network, use it:
+    // they send it stores (floods, publications) and lookups (exploration, searches).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let metrics = fg.get("/metrics");
+        let lookups = metric_sum(&metrics, "floodgate_netdb_lookups_total", &[]);
+        let stores = metric_sum(
+            &metrics,
+            "floodgate_netdb_stores_total",
+            &["result=\"accepted\""],
+        );
+        if lookups >= 1.0 && stores >= 1.0 {
+            eprintln!("serving as floodfill: {lookups} lookups answered, {stores} stores accepted");
+            break;
+        }
+        let dead = dead_routers(&tn);
+        assert!(dead.is_empty(), "i2pd routers {dead:?} died");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the i2pd routers did not use floodgate as a floodfill within 180 s (lookups \
+             {lookups}, stores accepted {stores})\n{}\n--- log\n{}",
+            metric_lines(&metrics, &["floodgate_netdb", "floodgate_i2np"]),
+            fg.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+
+    let st = fg.stop();
+    assert!(st.success(), "floodgate exit {st}\n{}", fg.log_text());
+    drop(fg);
+    drop(servers);
     let out = tn.down();
     assert!(out.status.success(), "testnet down failed:\n{}", show(&out));
 }

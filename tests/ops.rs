@@ -200,3 +200,81 @@ fn healthcheck_subcommand_reports_health() {
     fg.terminate(Duration::from_secs(10));
     assert_eq!(hc(&[], &addr).code(), Some(1), "nothing listens any more");
 }
+
+/// The netDb is still below the reseed target after the start (the reseed folder is empty):
+/// the router keeps trying on its back-off, and once RouterInfos appear in the source it loads
+/// them without a restart.
+#[test]
+fn reseed_is_retried_while_the_netdb_is_below_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed");
+    std::fs::create_dir_all(&seed).unwrap();
+    let seed_s = seed.display().to_string();
+    let mut fg = Floodgate::start(
+        &dir.path().join("fg"),
+        &[
+            ("FLOODGATE_NET_ID", "99"),
+            ("FLOODGATE_RESEED__FILES", &seed_s),
+            ("FLOODGATE_RESEED__THRESHOLD", "2"),
+            ("FLOODGATE_RESEED__RETRY_SECONDS", "1"),
+        ],
+    );
+    fg.wait_for("/livez", 200, Duration::from_secs(20));
+    let metric = |fg: &Floodgate, needle: &str| -> u64 {
+        let (_, text) = fg.get("/metrics").unwrap_or_default();
+        text.lines()
+            .find(|l| l.starts_with(needle))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let start = std::time::Instant::now();
+    while metric(&fg, "floodgate_reseed_runs_total{result=\"failed\"}") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            fg.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Two routers of network 99 appear in the reseed folder.
+    for i in 0..2 {
+        let p = floodgate::identity::RouterInfoParams {
+            net_id: 99,
+            floodfill: false,
+            shared_kbps: 1024,
+            host: Some(format!("198.18.0.{}", 70 + i).parse().unwrap()),
+            ntcp2_port: Some(12345),
+            router_version: "0.9.67",
+            congestion: None,
+            family: None,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let ri = floodgate::identity::build_router_info(
+            &floodgate::identity::RouterKeys::generate(),
+            &p,
+            now,
+        )
+        .unwrap();
+        std::fs::write(seed.join(format!("routerInfo-{i}.dat")), ri.as_bytes()).unwrap();
+    }
+    let start = std::time::Instant::now();
+    while metric(&fg, "floodgate_reseed_runs_total{result=\"complete\"}") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no complete reseed after the files appeared:\n{}",
+            fg.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        metric(
+            &fg,
+            "floodgate_reseed_router_infos_total{result=\"loaded\",source=\"files\"}"
+        ),
+        2
+    );
+    fg.terminate(Duration::from_secs(10));
+}

@@ -14,7 +14,7 @@ use crate::netdb::floodfill::{
     EXPIRY_SWEEP_INTERVAL, NetDbOptions, ROUTER_INFO_REPUBLISH_INTERVAL,
 };
 use crate::netdb::reseed::certs::CertStore;
-use crate::netdb::reseed::{ReseedMetrics, ReseedPlan, reseed};
+use crate::netdb::reseed::{ReseedMetrics, ReseedPlan, ReseedSchedule, reseed};
 use crate::ops::http::{OpsServer, OpsState};
 use crate::ops::metrics::Metrics;
 use crate::ops::status::{IdentitySummary, RouterStatus};
@@ -60,6 +60,8 @@ pub enum RouterError {
     Ntcp2Bind { port: u16, source: std::io::Error },
     #[error(transparent)]
     ReseedCertificates(#[from] crate::netdb::reseed::certs::CertError),
+    #[error(transparent)]
+    ReseedTls(#[from] crate::netdb::reseed::fetch::FetchError),
 }
 
 /// The router's identity as prepared at start-up.
@@ -363,6 +365,7 @@ async fn start_rooms(
         floodfill: cfg.floodfill,
         our_hash,
         ready_min_router_infos: cfg.readiness.min_router_infos as usize,
+        floodfill_min_version: cfg.netdb.floodfill_min_version(),
     };
     let registry = metrics.registry().clone();
     let st = status.clone();
@@ -371,51 +374,39 @@ async fn start_rooms(
         .map_err(|e| RouterError::NetDb(e.to_string()))?
         .map_err(|e| RouterError::NetDb(e.to_string()))?;
 
-    // Reseed when the netDb is too small: files first, then HTTPS servers. Only an unusable
-    // certificate configuration stops the start; a reseed that finds nothing is a warning.
+    // Reseed when the netDb is too small: files first, then HTTPS servers; later again whenever
+    // it falls below the target (reseed_loop). Only an unusable certificate or TLS root
+    // configuration stops the start; a reseed that finds nothing is a warning.
     let reseed_metrics = ReseedMetrics::register(metrics.registry());
-    let cert_paths = cfg.reseed.certificates.clone();
-    let certs = tokio::task::spawn_blocking(move || CertStore::load(&cert_paths))
-        .await
-        .map_err(|e| RouterError::NetDb(e.to_string()))??;
-    if !certs.is_empty() {
-        info!(signers = certs.len(), "reseed signer certificates loaded");
-    }
-    let certs = Arc::new(certs);
-    let target = cfg.readiness.min_router_infos.max(RESEED_BELOW) as usize;
-    let held = netdb.counts().0;
-    let sources = cfg.reseed.files.len() + cfg.reseed.urls.len();
-    if held < target && sources > 0 {
-        if !cfg.reseed.urls.is_empty() && certs.is_empty() {
-            warn!(
-                "reseed.urls is set but reseed.certificates is empty: every su3 bundle will be \
-                 refused (point it at e.g. /usr/share/i2pd/certificates/reseed)"
-            );
-        }
-        let plan = ReseedPlan {
-            files: cfg.reseed.files.clone(),
-            urls: cfg.reseed.urls.clone(),
-            certs,
-            net_id: cfg.net_id,
-            target,
-        };
-        let report = reseed(&netdb, &plan, &reseed_metrics).await;
-        let held = netdb.counts().0;
-        if held < target {
-            warn!(
-                held,
-                target,
-                loaded = report.loaded,
-                failed_sources = report.failed.len(),
-                "netDb still below the reseed target after reseeding; continuing with what we have"
-            );
-        }
-    } else if held < target {
+    let (builtin, cert_paths) = (
+        cfg.reseed.builtin_certificates,
+        cfg.reseed.certificates.clone(),
+    );
+    let certs =
+        tokio::task::spawn_blocking(move || CertStore::load_with_builtin(builtin, &cert_paths))
+            .await
+            .map_err(|e| RouterError::NetDb(e.to_string()))??;
+    info!(signers = certs.len(), "reseed signer certificates loaded");
+    let tls_roots = crate::netdb::reseed::fetch::load_tls_roots(&cfg.reseed.tls_roots)?;
+    let urls = cfg.reseed.effective_urls(cfg.net_id);
+    if !urls.is_empty() && certs.is_empty() {
         warn!(
-            held,
-            target, "netDb is small and no reseed source is configured (reseed.files, reseed.urls)"
+            "reseed servers are configured but no su3 signer is trusted \
+             (reseed.builtin_certificates is off and reseed.certificates is empty): every \
+             bundle will be refused"
         );
     }
+    let plan = Arc::new(ReseedPlan {
+        files: cfg.reseed.files.clone(),
+        urls,
+        certs: Arc::new(certs),
+        net_id: cfg.net_id,
+        target: cfg.readiness.min_router_infos.max(cfg.reseed.threshold) as usize,
+        min_servers: cfg.reseed.min_servers as usize,
+        tls_roots,
+    });
+    let mut schedule = ReseedSchedule::new(u64::from(cfg.reseed.retry_seconds) * 1000);
+    reseed_if_due(&netdb, &plan, &reseed_metrics, &mut schedule).await;
 
     // Transports.
     let session_shutdown = shutdown.child_token();
@@ -520,6 +511,12 @@ async fn start_rooms(
         metrics.clone(),
     )));
     tasks.push(tokio::spawn(expiry_loop(netdb.clone())));
+    tasks.push(tokio::spawn(reseed_loop(
+        netdb.clone(),
+        plan,
+        reseed_metrics,
+        schedule,
+    )));
     Ok(Rooms {
         netdb,
         manager,
@@ -594,8 +591,72 @@ async fn publish_loop(
     }
 }
 
-/// Reseed only while the netDb holds fewer RouterInfos than this (or the readiness minimum).
-const RESEED_BELOW: u32 = 50;
+/// How often the reseed loop looks at the netDb's size (the schedule decides whether to act).
+const RESEED_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Run a reseed if the netDb is below the target and the back-off allows it.
+async fn reseed_if_due(
+    netdb: &NetDb,
+    plan: &ReseedPlan,
+    metrics: &ReseedMetrics,
+    schedule: &mut ReseedSchedule,
+) {
+    let held = netdb.counts().0;
+    if !schedule.due(now_ms(), held, plan.target) {
+        return;
+    }
+    if plan.files.is_empty() && plan.urls.is_empty() {
+        warn!(
+            held,
+            target = plan.target,
+            "netDb is small and no reseed source is configured (reseed.files, reseed.urls)"
+        );
+        // Nothing to try; remember the miss so the warning is spaced like a real try.
+        schedule.record(now_ms(), false);
+        return;
+    }
+    info!(
+        held,
+        target = plan.target,
+        "netDb below the reseed target: reseeding"
+    );
+    let report = reseed(netdb, plan, metrics).await;
+    let held = netdb.counts().0;
+    schedule.record(now_ms(), held >= plan.target);
+    if held < plan.target {
+        warn!(
+            held,
+            target = plan.target,
+            loaded = report.loaded,
+            failed_sources = report.failed.len(),
+            retry_in_s = schedule.backoff_ms() / 1000,
+            "netDb still below the reseed target after reseeding; continuing with what we have"
+        );
+    } else if !report.complete {
+        warn!(
+            servers_ok = report.servers_ok,
+            min_servers = plan.min_servers,
+            "reseed reached the target from fewer servers than reseed.min_servers"
+        );
+    }
+}
+
+/// Reseed again whenever the netDb falls below the target (a long partition, mass expiry).
+async fn reseed_loop(
+    netdb: NetDb,
+    plan: Arc<ReseedPlan>,
+    metrics: ReseedMetrics,
+    mut schedule: ReseedSchedule,
+) {
+    // Look at least as often as the retry interval allows a try (short in tests).
+    let every = RESEED_CHECK_INTERVAL.min(std::time::Duration::from_millis(
+        schedule.retry_ms().max(100),
+    ));
+    loop {
+        tokio::time::sleep(every).await;
+        reseed_if_due(&netdb, &plan, &metrics, &mut schedule).await;
+    }
+}
 
 /// First RouterInfo publication after start (sessions from seeding come up meanwhile).
 const PUBLISH_FIRST_DELAY: std::time::Duration = std::time::Duration::from_secs(5);

@@ -62,6 +62,9 @@ impl Floodgate {
             .env("FLOODGATE_READINESS__MIN_PEERS", "0")
             .env("FLOODGATE_READINESS__MIN_ROUTER_INFOS", "0")
             .env("FLOODGATE_NTCP2__IPV6", "false")
+            // No test reaches the real network: the public reseed servers that net id 2 uses by
+            // default are switched off (a test that wants a reseed names its own sources).
+            .env("FLOODGATE_RESEED__URLS", "")
             .stdin(Stdio::null())
             .stdout(logf.try_clone().unwrap())
             .stderr(logf);

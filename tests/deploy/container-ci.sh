@@ -382,6 +382,10 @@ services:
       - "127.0.0.1::7670/tcp"
     healthcheck:
       interval: 1s
+    # The relay runs compose.yaml's real-network settings; CI never reaches the public reseed
+    # servers it would use by default (an empty list: no HTTPS reseed).
+    environment:
+      FLOODGATE_RESEED__URLS: ""
 EOF
 # compose.yaml raises nofile to 65536; a container cannot go above the daemon's own hard limit, which
 # is lower on some CI machines (nested containers): then the override uses the daemon's limit.

@@ -2,9 +2,10 @@
 //!
 //! I2P routers ship one X.509 certificate per reseed operator, named after the su3 signer id
 //! with `@` written as `_at_` (`someone_at_mail.i2p.crt`), whose subject CN is that same id.
-//! floodgate does not embed them (they change and are fetched material): operators point
-//! `reseed.certificates` at the folder their I2P install has, e.g. Debian's i2pd package puts
-//! them in `/usr/share/i2pd/certificates/reseed`. A certificate is reachable under its file
+//! floodgate embeds the public operators' set ([`super::embedded`], `reseed.builtin_certificates`)
+//! so that a fresh router can join the network with no files around it; operators add more
+//! with `reseed.certificates` (e.g. the folder Debian's i2pd package has,
+//! `/usr/share/i2pd/certificates/reseed`). A certificate is reachable under its file
 //! name id and under its subject CN and emailAddress; expiry is not checked, as neither Java
 //! I2P nor i2pd does for reseed signers (several long-lived ones are past their notAfter).
 //!
@@ -137,6 +138,23 @@ impl CertStore {
         Ok(store)
     }
 
+    /// The embedded public signers (when `builtin`), then every configured path; a configured
+    /// certificate replaces an embedded one of the same signer id.
+    pub fn load_with_builtin(builtin: bool, paths: &[PathBuf]) -> Result<Self, CertError> {
+        let mut store = Self::default();
+        if builtin {
+            for (name, pem) in super::embedded::CERTIFICATES {
+                let path = PathBuf::from(format!("(embedded)/{name}"));
+                let id = name.strip_suffix(".crt").map(|s| s.replace("_at_", "@"));
+                store.add_pem(&path, pem, id)?;
+            }
+        }
+        let configured = Self::load(paths)?;
+        store.signers.extend(configured.signers);
+        Ok(store)
+    }
+
+    /// Number of signer ids (a certificate counts once per id it is reachable under).
     pub fn len(&self) -> usize {
         self.signers.len()
     }

@@ -13,9 +13,9 @@
 //!
 //! Some signers are past, or near, their notAfter (`hottuna_at_mail.i2p.crt` expired
 //! 2026-11-09, `lazygravy_at_mail.i2p.crt` ends 2026-12-27); like Java I2P and i2pd, su3
-//! verification does not check reseed signer expiry (see [`super::certs`]). i2pd's
-//! `https://bybyh.de/` is listed, but its signer's certificate could not be found in the
-//! sources, so its su3 files will not verify until one is added (see SOURCES.md).
+//! verification does not check reseed signer expiry (see [`super::certs`]). Three servers of
+//! the union are left out of [`DEFAULT_URLS`] because floodgate could not use them (the list's
+//! closing comment says why).
 
 /// Default HTTPS reseed URLs (net id 2), each ending in `/`.
 pub const DEFAULT_URLS: &[&str] = &[
@@ -34,11 +34,15 @@ pub const DEFAULT_URLS: &[&str] = &[
     "https://reseed2.i2p.net/",
     "https://reseed.diva.exchange/",
     "https://i2p.novg.net/",
-    "https://i2pseed.creativecowpat.net:8443/",
     "https://reseed.onion.im/",
     "https://reseed.i2pgit.org/",
-    "https://coconut.incognet.io/",
-    "https://bybyh.de/",
+    // Left out of the union, because floodgate could not use them:
+    // - https://i2pseed.creativecowpat.net:8443/ has a self-signed TLS certificate (Java I2P
+    //   pins it in certificates/ssl/); floodgate trusts the web PKI roots plus
+    //   `reseed.tls_roots`, so an operator who wants it adds that certificate there.
+    // - https://coconut.incognet.io/: its TLS certificate has expired (i2pd's own comment) and
+    //   Java I2P has dropped it.
+    // - https://bybyh.de/: no signer certificate for it in either source.
 ];
 
 /// Reseed su3 signer certificates (net id 2): (file name, PEM bytes), sorted by file name.

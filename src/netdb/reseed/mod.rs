@@ -3,8 +3,16 @@
 //! Sources, in order:
 //! 1. `reseed.files`: folders of `routerInfo-*.dat` (flat or in i2pd's `r<char>/` layout),
 //!    single RouterInfo files, `.zip` bundles of `routerInfo-*.dat`, and signed `.su3` bundles.
-//! 2. `reseed.urls`: HTTPS reseed servers, tried in random order while the netDb is still below
-//!    the target; each answers an su3 bundle (see [`fetch`]).
+//! 2. `reseed.urls` (by default the public servers in [`embedded`], on net id 2 only): HTTPS
+//!    reseed servers, tried in random order until the netDb is above the target *and*
+//!    `reseed.min_servers` distinct hosts have each answered a valid bundle; each answers an su3
+//!    bundle (see [`fetch`]). Asking several servers is the defence against one hostile or
+//!    compromised server: alone it could hand a new router a netDb of its own routers only
+//!    (Java I2P asks 12 servers for that reason).
+//!
+//! The router reseeds at start and again whenever the netDb has fallen below the target later
+//! (a long partition, a wiped data dir); [`ReseedSchedule`] spaces the tries with a doubling
+//! back-off so that a router that cannot reach the servers does not hammer them.
 //!
 //! An su3 bundle must be a reseed (content type 3) zip (file type 0) signed by a signer whose
 //! certificate is in `reseed.certificates` ([`certs`]). Every RouterInfo, whatever its source,
@@ -14,6 +22,7 @@
 //! failed reseed never stops the router.
 
 pub mod certs;
+pub mod embedded;
 pub mod fetch;
 
 use super::NetDb;
@@ -23,7 +32,7 @@ use crate::wire::WireError;
 use crate::wire::su3::{CONTENT_TYPE_RESEED, FILE_TYPE_ZIP, Su3};
 use crate::wire::zip::{ZipLimits, read_zip};
 use certs::{CertStore, Su3VerifyError};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use rand::seq::SliceRandom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,7 +47,9 @@ const MAX_BUNDLE_LEN: usize = fetch::MAX_SU3_LEN;
 pub const ZIP_LIMITS: ZipLimits = ZipLimits {
     max_entries: 2000,
     max_entry_size: MAX_FILE_LEN as usize,
-    max_total_size: 64 * 1024 * 1024,
+    // 2000 entries of at most 64 KiB could not inflate further anyway; real bundles inflate to
+    // well under 1 MiB.
+    max_total_size: 16 * 1024 * 1024,
 };
 
 /// `source` label values.
@@ -102,6 +113,12 @@ pub struct ReseedMetrics {
     pub router_infos: IntCounterVec,
     /// Reseed sources tried, by source kind and result.
     pub sources: IntCounterVec,
+    /// Reseed runs, by result.
+    pub runs: IntCounterVec,
+    /// When the last reseed run ended.
+    pub last_run_seconds: IntGauge,
+    /// Distinct servers that answered a valid bundle in the last run.
+    pub last_run_servers: IntGauge,
 }
 
 impl ReseedMetrics {
@@ -132,7 +149,92 @@ impl ReseedMetrics {
                 )
                 .expect("valid"),
             ),
+            runs: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "floodgate_reseed_runs_total",
+                        "Reseed runs, by result: complete (netDb at the target and \
+                         reseed.min_servers servers answered), partial (some RouterInfos \
+                         loaded, not complete), failed (nothing loaded).",
+                    ),
+                    &["result"],
+                )
+                .expect("valid"),
+            ),
+            last_run_seconds: reg(
+                r,
+                IntGauge::new(
+                    "floodgate_reseed_last_run_timestamp_seconds",
+                    "Unix time in seconds when the last reseed run ended (0: none yet).",
+                )
+                .expect("valid"),
+            ),
+            last_run_servers: reg(
+                r,
+                IntGauge::new(
+                    "floodgate_reseed_last_run_servers",
+                    "Distinct HTTPS reseed servers (by host) that answered a valid bundle in the \
+                     last reseed run.",
+                )
+                .expect("valid"),
+            ),
         }
+    }
+}
+
+/// When to reseed: below the target, and not sooner than the back-off after the last try.
+/// Pure (time is passed in) so the spacing is tested without waiting.
+#[derive(Debug, Clone)]
+pub struct ReseedSchedule {
+    retry_ms: u64,
+    last_try_ms: Option<u64>,
+    /// Consecutive runs that left the netDb below the target.
+    misses: u32,
+}
+
+/// The longest wait between two reseed tries.
+pub const MAX_RESEED_BACKOFF_MS: u64 = 6 * 3600 * 1000;
+
+impl ReseedSchedule {
+    pub fn new(retry_ms: u64) -> Self {
+        Self {
+            retry_ms: retry_ms.max(1),
+            last_try_ms: None,
+            misses: 0,
+        }
+    }
+
+    /// The base wait between tries.
+    pub fn retry_ms(&self) -> u64 {
+        self.retry_ms
+    }
+
+    /// The wait after the last try: `retry` after a run that reached the target (the netDb can
+    /// still shrink later), doubling per consecutive miss, at most [`MAX_RESEED_BACKOFF_MS`].
+    pub fn backoff_ms(&self) -> u64 {
+        let doublings = self.misses.saturating_sub(1).min(20);
+        self.retry_ms
+            .saturating_mul(1 << doublings)
+            .min(MAX_RESEED_BACKOFF_MS)
+    }
+
+    /// Should a reseed start now, holding `held` RouterInfos against `target`?
+    pub fn due(&self, now_ms: u64, held: usize, target: usize) -> bool {
+        held < target
+            && self
+                .last_try_ms
+                .is_none_or(|t| now_ms >= t.saturating_add(self.backoff_ms()))
+    }
+
+    /// Record a finished run; `reached` says whether the netDb got to the target.
+    pub fn record(&mut self, now_ms: u64, reached: bool) {
+        self.last_try_ms = Some(now_ms);
+        self.misses = if reached {
+            0
+        } else {
+            self.misses.saturating_add(1)
+        };
     }
 }
 
@@ -140,6 +242,10 @@ impl ReseedMetrics {
 #[derive(Debug, Default)]
 pub struct ReseedReport {
     pub loaded: usize,
+    /// Distinct HTTPS servers (by host) that answered a valid bundle.
+    pub servers_ok: usize,
+    /// The netDb reached the target and enough servers answered.
+    pub complete: bool,
     /// (file or entry, reason) for every RouterInfo that was refused.
     pub rejected: Vec<(String, &'static str)>,
     /// Sources that failed as a whole, with the reason.
@@ -360,8 +466,12 @@ pub struct ReseedPlan {
     pub urls: Vec<String>,
     pub certs: Arc<CertStore>,
     pub net_id: u8,
-    /// HTTPS servers are tried only while the netDb holds fewer RouterInfos than this.
+    /// HTTPS servers are tried while the netDb holds fewer RouterInfos than this ...
     pub target: usize,
+    /// ... or fewer than this many distinct servers have answered a valid bundle.
+    pub min_servers: usize,
+    /// Extra CA roots for the servers' TLS (`reseed.tls_roots`).
+    pub tls_roots: Vec<reqwest::Certificate>,
 }
 
 /// Store checked RouterInfos, count them and log the rejected ones.
@@ -429,14 +539,21 @@ pub async fn reseed(netdb: &NetDb, plan: &ReseedPlan, metrics: &ReseedMetrics) -
     let mut urls = plan.urls.clone();
     urls.shuffle(&mut rand::thread_rng());
     let mut client = None;
+    // Hosts that already answered a valid bundle: another URL of the same host is the same
+    // operator and does not count as a second source.
+    let mut answered: Vec<String> = Vec::new();
     for base in urls {
         let held = netdb.counts().0;
-        if held >= plan.target {
+        if held >= plan.target && answered.len() >= plan.min_servers {
             break;
+        }
+        let host = fetch::url_host(&base).unwrap_or_else(|| base.clone());
+        if answered.contains(&host) {
+            continue;
         }
         let url = fetch::su3_url(&base, net_id);
         if client.is_none() {
-            match fetch::client() {
+            match fetch::client(&plan.tls_roots) {
                 Ok(c) => client = Some(c),
                 Err(e) => {
                     failed(metrics, SOURCE_HTTPS, e.into(), &mut report);
@@ -445,7 +562,14 @@ pub async fn reseed(netdb: &NetDb, plan: &ReseedPlan, metrics: &ReseedMetrics) -
             }
         }
         let Some(c) = client.as_ref() else { break };
-        info!(url, held, target = plan.target, "reseed: fetching");
+        info!(
+            server = %host,
+            held,
+            target = plan.target,
+            servers_ok = answered.len(),
+            min_servers = plan.min_servers,
+            "reseed: fetching"
+        );
         let r = match fetch::fetch(c, &url, fetch::MAX_SU3_LEN).await {
             Ok(body) => {
                 let (certs, origin) = (plan.certs.clone(), url.clone());
@@ -461,21 +585,45 @@ pub async fn reseed(netdb: &NetDb, plan: &ReseedPlan, metrics: &ReseedMetrics) -
         match r {
             Ok(c) => {
                 info!(
-                    url,
+                    server = %host,
                     loaded = c.ok.len(),
                     rejected = c.rejected.len(),
                     "reseed server read"
                 );
+                // A correctly signed bundle without a single usable RouterInfo is no source.
+                if !c.ok.is_empty() {
+                    answered.push(host);
+                }
                 absorb(netdb, metrics, SOURCE_HTTPS, c, &mut report).await;
             }
             Err(e) => failed(metrics, SOURCE_HTTPS, e, &mut report),
         }
     }
+    report.servers_ok = answered.len();
+    let held = netdb.counts().0;
+    // Without HTTPS servers configured, the file sources are all there is: reaching the target
+    // from them completes the run.
+    let enough_servers = plan.urls.is_empty() || report.servers_ok >= plan.min_servers;
+    report.complete = held >= plan.target && enough_servers;
+    let result = if report.complete {
+        "complete"
+    } else if report.loaded > 0 {
+        "partial"
+    } else {
+        "failed"
+    };
+    metrics.runs.with_label_values(&[result]).inc();
+    metrics
+        .last_run_seconds
+        .set((crate::tunnel::unix_now_ms() / 1000) as i64);
+    metrics.last_run_servers.set(report.servers_ok as i64);
     info!(
+        result,
         loaded = report.loaded,
         rejected = report.rejected.len(),
         failed_sources = report.failed.len(),
-        held = netdb.counts().0,
+        servers_ok = report.servers_ok,
+        held,
         "reseed done"
     );
     report
@@ -768,6 +916,7 @@ mod tests {
                 floodfill: true,
                 our_hash: [7; 32],
                 ready_min_router_infos: 1,
+                floodfill_min_version: crate::netdb::index::MIN_FLOODFILL_VERSION,
             },
             &Registry::new(),
             Arc::new(crate::ops::status::RouterStatus::new()),
@@ -801,6 +950,8 @@ mod tests {
             certs: Arc::new(certs()),
             net_id: NET,
             target: 100,
+            min_servers: 1,
+            tls_roots: Vec::new(),
         };
         let report = reseed(&db, &plan, &m).await;
         assert_eq!(report.loaded, 6);
@@ -825,20 +976,66 @@ mod tests {
             1
         );
 
-        // At the target, servers are not contacted at all.
+        assert!(!report.complete);
+        assert_eq!(
+            m.runs.with_label_values(&["partial"]).get(),
+            1,
+            "loaded some, below the target"
+        );
+
+        // At the target (and with no server minimum), servers are not contacted at all.
         let plan = ReseedPlan {
             files: vec![],
             target: 6,
+            min_servers: 0,
             ..plan
         };
         let m2 = ReseedMetrics::register(&Registry::new());
         let report = reseed(&db, &plan, &m2).await;
         assert!(report.failed.is_empty());
+        assert!(report.complete);
         assert_eq!(
             m2.sources
                 .with_label_values(&[SOURCE_HTTPS, "failed"])
                 .get(),
             0
         );
+
+        // At the target but short of servers: the servers are still asked (and here fail), so
+        // the run is not complete and nothing was loaded.
+        let plan = ReseedPlan {
+            min_servers: 1,
+            ..plan
+        };
+        let m3 = ReseedMetrics::register(&Registry::new());
+        let report = reseed(&db, &plan, &m3).await;
+        assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
+        assert!(!report.complete);
+        assert_eq!(m3.runs.with_label_values(&["failed"]).get(), 1);
+        assert_eq!(m3.last_run_servers.get(), 0);
+        assert!(m3.last_run_seconds.get() > 1_700_000_000);
+    }
+
+    #[test]
+    fn schedule_reseeds_below_target_and_backs_off_while_it_misses() {
+        let mut s = ReseedSchedule::new(600_000);
+        let t0 = 1_000_000;
+        assert!(s.due(t0, 10, 50), "first run at once");
+        assert!(!s.due(t0, 50, 50), "at the target: never");
+        s.record(t0, false);
+        assert!(!s.due(t0 + 599_999, 10, 50));
+        assert!(s.due(t0 + 600_000, 10, 50));
+        s.record(t0 + 600_000, false);
+        assert_eq!(s.backoff_ms(), 1_200_000, "second miss doubles");
+        for i in 0..30 {
+            s.record(t0 + i, false);
+        }
+        assert_eq!(s.backoff_ms(), MAX_RESEED_BACKOFF_MS, "capped");
+        // A run that reached the target resets the back-off: if the netDb shrinks later, the
+        // next reseed waits only the base interval.
+        s.record(t0, true);
+        assert_eq!(s.backoff_ms(), 600_000);
+        assert!(!s.due(t0 + 1, 10, 50));
+        assert!(s.due(t0 + 600_000, 10, 50));
     }
 }
