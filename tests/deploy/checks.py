@@ -17,6 +17,7 @@ exits non-zero on the first class of failure, with the reason.
 """
 from __future__ import annotations
 
+import base64
 import glob
 import json
 import os
@@ -33,7 +34,7 @@ ALERTS = os.path.join(CHART, "files", "prometheus", "alerts.yaml")
 KUBE_VERSION = "v1.32.0"
 RELEASE, NAMESPACE = "fg", "floodgate"
 # Keys of the floodgate config the chart sets itself (values.schema.json rejects them in `config`).
-CHART_OWNED = [("data_dir",), ("host",), ("http",), ("ntcp2", "port")]
+CHART_OWNED = [("data_dir",), ("host",), ("http",), ("ntcp2", "port"), ("family",)]
 
 failures: list[str] = []
 
@@ -138,6 +139,33 @@ def cross_checks(label: str, values: dict, objs: list[dict]) -> None:
             hp = [p.get("hostPort") for p in c["ports"] if p["name"] == "ntcp2"]
             if hp != [port]:
                 fail(f"{label}: router publishes port {port} but hostPort is {hp}")
+    # a family: every pod gets the name and the one key, mounted from the family Secret
+    family = values.get("family", {})
+    if family.get("name"):
+        if env.get("FLOODGATE_FAMILY__NAME", {}).get("value") != family["name"]:
+            fail(f"{label}: pods do not publish family {family['name']!r}")
+        key_file = env.get("FLOODGATE_FAMILY__KEY_FILE", {}).get("value", "")
+        secret_name = family.get("existingSecret") or f"{sts['metadata']['name']}-family"
+        vols = {v["name"]: v for v in spec.get("volumes", [])}
+        mounts = {m["name"]: m for m in c.get("volumeMounts", [])}
+        fam = vols.get("family", {}).get("secret", {})
+        if fam.get("secretName") != secret_name:
+            fail(f"{label}: family volume is {fam.get('secretName')!r}, want Secret {secret_name!r}")
+        mount = mounts.get("family", {}).get("mountPath", "")
+        if not key_file or key_file != f"{mount}/family.key":
+            fail(f"{label}: FLOODGATE_FAMILY__KEY_FILE {key_file!r} is not the mounted {mount}/family.key")
+        if fam.get("defaultMode", 0o644) & 0o007:
+            fail(f"{label}: the family key is readable by others (defaultMode {oct(fam.get('defaultMode'))})")
+        if not family.get("existingSecret"):
+            sec = find(objs, "Secret", secret_name)
+            if not sec or "family.key" not in sec[0].get("data", {}):
+                fail(f"{label}: the chart must create Secret {secret_name} with family.key")
+            elif "BEGIN EC PRIVATE KEY" not in base64.b64decode(sec[0]["data"]["family.key"]).decode():
+                fail(f"{label}: Secret {secret_name} does not hold a PEM EC key")
+            elif sec[0]["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep":
+                fail(f"{label}: the family Secret must survive uninstall (resource-policy keep)")
+    elif "FLOODGATE_FAMILY__NAME" in env or find(objs, "Secret"):
+        fail(f"{label}: no family configured, yet family env or a Secret is rendered")
     # the NetworkPolicy lets NTCP2 in on every router's port
     for np in find(objs, "NetworkPolicy"):
         if mode == "none":

@@ -121,3 +121,14 @@ true
 {{- fail "reachability.service.nodePortBase + replicaCount runs past the default NodePort range (30000-32767)" -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The Secret holding the family key: the operator's own, or the one the chart generates.
+*/}}
+{{- define "floodgate.familySecret" -}}
+{{- if .Values.family.existingSecret -}}
+{{- .Values.family.existingSecret -}}
+{{- else -}}
+{{- printf "%s-family" (include "floodgate.fullname" .) -}}
+{{- end -}}
+{{- end }}
