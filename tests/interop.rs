@@ -1696,18 +1696,37 @@ fn cold_start_from_https_reseed_serves_as_floodfill() {
     }
 
     // 5. The i2pd routers, having learned floodgate as a floodfill from the network, use it:
-    // they send it stores (floods, publications) and lookups (exploration, searches).
+    // they look routers up at it (exploration, searches) and store at it (floods, publications,
+    // often of a RouterInfo floodgate already holds, which it checks and answers as not newer).
+    // None of what they send may be refused as invalid.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     loop {
         let metrics = fg.get("/metrics");
         let lookups = metric_sum(&metrics, "floodgate_netdb_lookups_total", &[]);
-        let stores = metric_sum(
+        let stores = metric_sum(&metrics, "floodgate_netdb_stores_total", &[]);
+        let refused = metric_sum(
             &metrics,
             "floodgate_netdb_stores_total",
-            &["result=\"accepted\""],
+            &["result=\"rejected\""],
+        ) - metric_sum(
+            &metrics,
+            "floodgate_netdb_stores_total",
+            &["result=\"rejected\"", "reason=\"not_newer\""],
+        );
+        assert_eq!(
+            refused,
+            0.0,
+            "an i2pd store was refused as invalid\n{}",
+            metric_lines(&metrics, &["floodgate_netdb_stores"])
         );
         if lookups >= 1.0 && stores >= 1.0 {
-            eprintln!("serving as floodfill: {lookups} lookups answered, {stores} stores accepted");
+            eprintln!(
+                "serving as floodfill: {lookups} lookups answered, {stores} stores handled\n{}",
+                metric_lines(
+                    &metrics,
+                    &["floodgate_netdb_stores", "floodgate_netdb_lookups"]
+                )
+            );
             break;
         }
         let dead = dead_routers(&tn);
@@ -1715,7 +1734,7 @@ fn cold_start_from_https_reseed_serves_as_floodfill() {
         assert!(
             std::time::Instant::now() < deadline,
             "the i2pd routers did not use floodgate as a floodfill within 180 s (lookups \
-             {lookups}, stores accepted {stores})\n{}\n--- log\n{}",
+             {lookups}, stores {stores})\n{}\n--- log\n{}",
             metric_lines(&metrics, &["floodgate_netdb", "floodgate_i2np"]),
             fg.log_text()
         );
