@@ -1,5 +1,6 @@
 //! RouterInfo: plain and gzip (DatabaseStore) forms. Anything that parses must re-encode to
-//! exactly the input; verification must never panic whatever the keys and signature are.
+//! exactly the input; verification must never panic whatever the keys and signature are, and
+//! neither may the family check (`family`, `family.key`, `family.sig` options of any content).
 
 #![no_main]
 
@@ -14,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         for a in u.dangerous_inner().addresses() {
             let _ = (a.ip(), a.port(), a.static_key(), a.i_param());
         }
+        let _ = floodgate::identity::family::verify(u.dangerous_inner());
         let _ = u.verify();
     }
     let _ = RouterInfo::from_gzip(data);
