@@ -276,5 +276,10 @@ fn reseed_is_retried_while_the_netdb_is_below_the_target() {
         ),
         2
     );
+    let (_, status) = fg.get("/status").unwrap();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["reseed"]["complete"], true, "{status}");
+    assert_eq!(status["reseed"]["loaded"], 2, "{status}");
+    assert!(status["reseed"]["next_try_in_s"].is_null(), "{status}");
     fg.terminate(Duration::from_secs(10));
 }

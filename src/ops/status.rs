@@ -17,6 +17,21 @@ pub struct IdentitySummary {
     pub caps: String,
     /// I2P router API version we announce (`router.version`).
     pub version: String,
+    /// Our router family (`family.name`), if any.
+    pub family: Option<String>,
+}
+
+/// What the last reseed run did (shown in `/status`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ReseedSummary {
+    pub finished_unix_s: u64,
+    /// The netDb reached the target and enough servers answered.
+    pub complete: bool,
+    pub loaded: u64,
+    pub servers_ok: u64,
+    pub failed_sources: u64,
+    /// Seconds until the next try while the netDb is still below the target.
+    pub next_try_in_s: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -24,6 +39,7 @@ pub struct RouterStatus {
     started: Instant,
     started_unix: u64,
     identity: Mutex<Option<IdentitySummary>>,
+    reseed: Mutex<Option<ReseedSummary>>,
     pub peers_ntcp2: AtomicU64,
     pub netdb_router_infos: AtomicU64,
     pub netdb_lease_sets: AtomicU64,
@@ -50,6 +66,7 @@ impl RouterStatus {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             identity: Mutex::new(None),
+            reseed: Mutex::new(None),
             peers_ntcp2: AtomicU64::new(0),
             netdb_router_infos: AtomicU64::new(0),
             netdb_lease_sets: AtomicU64::new(0),
@@ -70,6 +87,10 @@ impl RouterStatus {
 
     pub fn set_identity(&self, id: IdentitySummary) {
         *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
+    }
+
+    pub fn set_reseed(&self, r: ReseedSummary) {
+        *self.reseed.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
     }
 
     pub fn identity(&self) -> Option<IdentitySummary> {
@@ -125,6 +146,8 @@ impl RouterStatus {
             "net_id": id.as_ref().map(|i| i.net_id),
             "caps": id.as_ref().map(|i| i.caps.clone()),
             "version": id.as_ref().map(|i| i.version.clone()),
+            "family": id.as_ref().and_then(|i| i.family.clone()),
+            "reseed": self.reseed.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             "software_version": env!("CARGO_PKG_VERSION"),
             "uptime_s": self.uptime_s(),
             "ready": self.readiness().ready,

@@ -105,6 +105,7 @@ pub fn prepare_identity(cfg: &Config) -> Result<PreparedIdentity, RouterError> {
         net_id: cfg.net_id,
         caps: ri.caps().to_string(),
         version: ROUTER_API_VERSION.to_string(),
+        family: cfg.family.name.clone(),
     };
     Ok(PreparedIdentity {
         keys,
@@ -406,7 +407,7 @@ async fn start_rooms(
         tls_roots,
     });
     let mut schedule = ReseedSchedule::new(u64::from(cfg.reseed.retry_seconds) * 1000);
-    reseed_if_due(&netdb, &plan, &reseed_metrics, &mut schedule).await;
+    reseed_if_due(&netdb, &plan, &reseed_metrics, &mut schedule, status).await;
 
     // Transports.
     let session_shutdown = shutdown.child_token();
@@ -516,6 +517,7 @@ async fn start_rooms(
         plan,
         reseed_metrics,
         schedule,
+        status.clone(),
     )));
     Ok(Rooms {
         netdb,
@@ -600,6 +602,7 @@ async fn reseed_if_due(
     plan: &ReseedPlan,
     metrics: &ReseedMetrics,
     schedule: &mut ReseedSchedule,
+    status: &RouterStatus,
 ) {
     let held = netdb.counts().0;
     if !schedule.due(now_ms(), held, plan.target) {
@@ -623,6 +626,14 @@ async fn reseed_if_due(
     let report = reseed(netdb, plan, metrics).await;
     let held = netdb.counts().0;
     schedule.record(now_ms(), held >= plan.target);
+    status.set_reseed(crate::ops::status::ReseedSummary {
+        finished_unix_s: now_ms() / 1000,
+        complete: report.complete,
+        loaded: report.loaded as u64,
+        servers_ok: report.servers_ok as u64,
+        failed_sources: report.failed.len() as u64,
+        next_try_in_s: (held < plan.target).then(|| schedule.backoff_ms() / 1000),
+    });
     if held < plan.target {
         warn!(
             held,
@@ -647,6 +658,7 @@ async fn reseed_loop(
     plan: Arc<ReseedPlan>,
     metrics: ReseedMetrics,
     mut schedule: ReseedSchedule,
+    status: Arc<RouterStatus>,
 ) {
     // Look at least as often as the retry interval allows a try (short in tests).
     let every = RESEED_CHECK_INTERVAL.min(std::time::Duration::from_millis(
@@ -654,7 +666,7 @@ async fn reseed_loop(
     ));
     loop {
         tokio::time::sleep(every).await;
-        reseed_if_due(&netdb, &plan, &metrics, &mut schedule).await;
+        reseed_if_due(&netdb, &plan, &metrics, &mut schedule, &status).await;
     }
 }
 
