@@ -254,25 +254,31 @@ pub fn build_router_info(
 const NTCP2_COST_PUBLISHED: u8 = 3;
 const NTCP2_COST_UNPUBLISHED: u8 = 14;
 
-#[cfg(unix)]
+/// The permission bits of `path` (0 where the platform has none), for the checks that refuse
+/// key files others can read.
+pub(crate) fn permission_bits(path: &Path) -> std::io::Result<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path).map(|_| 0)
+    }
+}
+
 fn check_private(path: &Path) -> Result<(), IdentityError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| IdentityError::Io {
+    let mode = permission_bits(path).map_err(|source| IdentityError::Io {
         path: path.into(),
         source,
     })?;
-    let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(IdentityError::Permissions {
             path: path.into(),
             mode,
         });
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_private(_: &Path) -> Result<(), IdentityError> {
     Ok(())
 }
 

@@ -1507,8 +1507,6 @@ fn cold_start_from_https_reseed_serves_as_floodfill() {
     let tn = Testnet::new();
     // 1. The i2pd network, which has never heard of floodgate.
     tn.up(&[]);
-    let fg_hash_dir = tn.path().join("floodgate");
-    std::fs::create_dir_all(&fg_hash_dir).unwrap();
 
     // 2. The two bundles and the two HTTPS servers at addresses reserved for this test.
     let good_ip = "198.18.0.101";
@@ -1517,30 +1515,18 @@ fn cold_start_from_https_reseed_serves_as_floodfill() {
     let i2pd_ris: Vec<Vec<u8>> = (1..=ROUTERS)
         .map(|k| std::fs::read(tn.path().join(format!("r{k}/router.info"))).unwrap())
         .collect();
-    let fake_ris: Vec<Vec<u8>> = (0..3u8)
-        .map(|i| {
-            let p = floodgate::identity::RouterInfoParams {
-                net_id: NET_ID,
-                floodfill: true,
-                shared_kbps: 4096,
-                host: Some(format!("198.18.0.{}", 60 + i).parse().unwrap()),
-                ntcp2_port: Some(12345),
-                router_version: "0.9.67",
-                congestion: None,
-                family: None,
-            };
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as u64;
-            floodgate::identity::build_router_info(
-                &floodgate::identity::RouterKeys::generate(),
-                &p,
-                now,
-            )
-            .unwrap()
-            .as_bytes()
-            .to_vec()
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // Made-up floodfills of this network, validly self-signed: only the bundle's signature
+    // betrays them.
+    let fake_ris: Vec<Vec<u8>> = (0..3)
+        .map(|_| {
+            floodgate::netdb::testkit::router(NET_ID, true, now_ms)
+                .info
+                .as_bytes()
+                .to_vec()
         })
         .collect();
     let signer = "floodgate-test@mail.i2p";

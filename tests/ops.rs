@@ -237,27 +237,12 @@ fn reseed_is_retried_while_the_netdb_is_below_the_target() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // Two routers of network 99 appear in the reseed folder.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     for i in 0..2 {
-        let p = floodgate::identity::RouterInfoParams {
-            net_id: 99,
-            floodfill: false,
-            shared_kbps: 1024,
-            host: Some(format!("198.18.0.{}", 70 + i).parse().unwrap()),
-            ntcp2_port: Some(12345),
-            router_version: "0.9.67",
-            congestion: None,
-            family: None,
-        };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64;
-        let ri = floodgate::identity::build_router_info(
-            &floodgate::identity::RouterKeys::generate(),
-            &p,
-            now,
-        )
-        .unwrap();
+        let ri = floodgate::netdb::testkit::router(99, false, now).info;
         std::fs::write(seed.join(format!("routerInfo-{i}.dat")), ri.as_bytes()).unwrap();
     }
     let start = std::time::Instant::now();

@@ -302,25 +302,17 @@ fn pem_block<'a>(text: &'a str, label: &str) -> Option<&'a str> {
     text.get(start..stop)
 }
 
-#[cfg(unix)]
 fn check_not_world_readable(path: &Path) -> Result<(), FamilyKeyError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|source| FamilyKeyError::Io {
+    let mode = super::permission_bits(path).map_err(|source| FamilyKeyError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let mode = meta.permissions().mode() & 0o777;
     if mode & 0o007 != 0 {
         return Err(FamilyKeyError::Permissions {
             path: path.to_path_buf(),
             mode,
         });
     }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_not_world_readable(_: &Path) -> Result<(), FamilyKeyError> {
     Ok(())
 }
 
