@@ -623,7 +623,7 @@ async fn reseed_if_due(
         target = plan.target,
         "netDb below the reseed target: reseeding"
     );
-    let report = reseed(netdb, plan, metrics).await;
+    let report = reseed(netdb, plan, metrics, now_ms()).await;
     let held = netdb.counts().0;
     schedule.record(now_ms(), held >= plan.target);
     status.set_reseed(crate::ops::status::ReseedSummary {

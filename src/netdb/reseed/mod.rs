@@ -260,8 +260,8 @@ pub struct Checked {
 }
 
 impl Checked {
-    fn check(&mut self, name: String, bytes: &[u8], net_id: u8, our: &[u8; 32]) {
-        match check_router_info(bytes, net_id, our) {
+    fn check(&mut self, name: String, bytes: &[u8], expect: &Expect) {
+        match check_router_info(bytes, expect) {
             Ok(ri) => self.ok.push(ri),
             Err(why) => self.rejected.push((name, why)),
         }
@@ -305,22 +305,45 @@ fn is_router_info_file_name(n: &str) -> bool {
     n.starts_with("routerInfo-") && n.ends_with(".dat")
 }
 
-/// Check one RouterInfo file's bytes: parse, signature, network id, not ourselves.
-pub fn check_router_info(
-    bytes: &[u8],
-    net_id: u8,
-    our_hash: &[u8; 32],
-) -> Result<RouterInfo, &'static str> {
+/// What every reseeded RouterInfo must be: of our network, not ourselves, and recent.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect {
+    pub net_id: u8,
+    pub our_hash: [u8; 32],
+    /// Our clock, for the age checks.
+    pub now_ms: u64,
+}
+
+/// Reseeded RouterInfos published longer ago than this are refused (`too_old`): a bundle of
+/// routers that may have been gone for days fills the netDb with dead ends (Java I2P's
+/// Reseeder skips RouterInfos older than its `MAX_FILE_AGE`, 3 days; reseed servers publish
+/// what they saw in the last hours).
+pub const MAX_RESEED_ROUTER_INFO_AGE_MS: u64 = 3 * 24 * 3600 * 1000;
+
+/// Check one RouterInfo file's bytes: parse, signature, network id, not ourselves, published
+/// neither more than 3 days ago nor in the future (beyond the netDb's clock tolerance).
+pub fn check_router_info(bytes: &[u8], expect: &Expect) -> Result<RouterInfo, &'static str> {
     let ri = RouterInfo::parse(bytes)
         .map_err(|_| "malformed")?
         .verify()
         .map_err(|_| "signature")?
         .into_inner();
-    if ri.net_id() != Some(u32::from(net_id)) {
+    if ri.net_id() != Some(u32::from(expect.net_id)) {
         return Err("net_id");
     }
-    if &ri.hash() == our_hash {
+    if ri.hash() == expect.our_hash {
         return Err("ours");
+    }
+    let published = ri.published().millis();
+    if published.saturating_add(MAX_RESEED_ROUTER_INFO_AGE_MS) < expect.now_ms {
+        return Err("too_old");
+    }
+    if published
+        > expect
+            .now_ms
+            .saturating_add(super::validate::MAX_PUBLISHED_FUTURE_MS)
+    {
+        return Err("future");
     }
     Ok(ri)
 }
@@ -329,8 +352,7 @@ pub fn check_router_info(
 pub fn router_infos_from_zip(
     origin: &str,
     zip: &[u8],
-    net_id: u8,
-    our: &[u8; 32],
+    expect: &Expect,
 ) -> Result<Checked, ReseedError> {
     let entries = read_zip(zip, &ZIP_LIMITS).map_err(|source| ReseedError::Zip {
         origin: origin.to_string(),
@@ -344,7 +366,7 @@ pub fn router_infos_from_zip(
             debug!(origin, entry = %e.name, "reseed: zip entry is not a RouterInfo, skipped");
             continue;
         }
-        out.check(format!("{origin}:{}", e.name), &e.data, net_id, our);
+        out.check(format!("{origin}:{}", e.name), &e.data, expect);
     }
     Ok(out)
 }
@@ -354,8 +376,7 @@ pub fn router_infos_from_su3(
     origin: &str,
     bytes: &[u8],
     certs: &CertStore,
-    net_id: u8,
-    our: &[u8; 32],
+    expect: &Expect,
 ) -> Result<Checked, ReseedError> {
     let parsed = Su3::parse(bytes).map_err(|source| ReseedError::Su3 {
         origin: origin.to_string(),
@@ -381,7 +402,7 @@ pub fn router_infos_from_su3(
         version = %String::from_utf8_lossy(su3.version),
         "reseed: su3 signature verified"
     );
-    router_infos_from_zip(origin, su3.content, net_id, our)
+    router_infos_from_zip(origin, su3.content, expect)
 }
 
 /// Read a whole bundle file, refusing one above the size limit before reading it.
@@ -414,8 +435,7 @@ fn file_source_kind(src: &Path) -> &'static str {
 pub fn load_file_source(
     src: &Path,
     certs: &CertStore,
-    net_id: u8,
-    our: &[u8; 32],
+    expect: &Expect,
 ) -> Result<Checked, ReseedError> {
     let origin = src.display().to_string();
     if src.is_dir() {
@@ -431,13 +451,13 @@ pub fn load_file_source(
                 path: f.clone(),
                 source,
             })?;
-            out.check(name, &bytes, net_id, our);
+            out.check(name, &bytes, expect);
         }
         return Ok(out);
     }
     match file_source_kind(src) {
-        SOURCE_ZIP => router_infos_from_zip(&origin, &read_bundle(src)?, net_id, our),
-        SOURCE_SU3 => router_infos_from_su3(&origin, &read_bundle(src)?, certs, net_id, our),
+        SOURCE_ZIP => router_infos_from_zip(&origin, &read_bundle(src)?, expect),
+        SOURCE_SU3 => router_infos_from_su3(&origin, &read_bundle(src)?, certs, expect),
         _ => {
             let mut out = Checked::default();
             let len = std::fs::metadata(src)
@@ -453,7 +473,7 @@ pub fn load_file_source(
                     path: src.to_path_buf(),
                     source,
                 })?;
-                out.check(origin, &bytes, net_id, our);
+                out.check(origin, &bytes, expect);
             }
             Ok(out)
         }
@@ -511,9 +531,18 @@ fn failed(metrics: &ReseedMetrics, kind: &'static str, e: ReseedError, report: &
 /// Reseed: every file source, then HTTPS servers in random order until the netDb reaches
 /// `plan.target` RouterInfos or the list is exhausted. Never fails: sources that fail are
 /// logged, counted and listed in the report.
-pub async fn reseed(netdb: &NetDb, plan: &ReseedPlan, metrics: &ReseedMetrics) -> ReseedReport {
-    let our = netdb.our_hash();
+pub async fn reseed(
+    netdb: &NetDb,
+    plan: &ReseedPlan,
+    metrics: &ReseedMetrics,
+    now_ms: u64,
+) -> ReseedReport {
     let net_id = plan.net_id;
+    let expect = Expect {
+        net_id,
+        our_hash: netdb.our_hash(),
+        now_ms,
+    };
     let mut report = ReseedReport::default();
     for src in &plan.files {
         let kind = if src.is_dir() {
@@ -523,7 +552,7 @@ pub async fn reseed(netdb: &NetDb, plan: &ReseedPlan, metrics: &ReseedMetrics) -
         };
         let (src2, certs) = (src.clone(), plan.certs.clone());
         // File reads, inflating and signature checks are blocking work.
-        let r = tokio::task::spawn_blocking(move || load_file_source(&src2, &certs, net_id, &our))
+        let r = tokio::task::spawn_blocking(move || load_file_source(&src2, &certs, &expect))
             .await
             .map_err(|e| ReseedError::Task(e.to_string()))
             .and_then(|r| r);
@@ -574,7 +603,7 @@ pub async fn reseed(netdb: &NetDb, plan: &ReseedPlan, metrics: &ReseedMetrics) -
             Ok(body) => {
                 let (certs, origin) = (plan.certs.clone(), url.clone());
                 tokio::task::spawn_blocking(move || {
-                    router_infos_from_su3(&origin, &body, &certs, net_id, &our)
+                    router_infos_from_su3(&origin, &body, &certs, &expect)
                 })
                 .await
                 .map_err(|e| ReseedError::Task(e.to_string()))
@@ -645,6 +674,10 @@ mod tests {
     const EC_SIGNER: &str = "floodgate-ec-test@mail.i2p";
 
     fn ri(net_id: u8) -> Vec<u8> {
+        ri_at(net_id, 1_000)
+    }
+
+    fn ri_at(net_id: u8, published_ms: u64) -> Vec<u8> {
         let p = RouterInfoParams {
             net_id,
             floodfill: true,
@@ -655,7 +688,7 @@ mod tests {
             congestion: None,
             family: None,
         };
-        build_router_info(&RouterKeys::generate(), &p, 1_000)
+        build_router_info(&RouterKeys::generate(), &p, published_ms)
             .unwrap()
             .as_bytes()
             .to_vec()
@@ -722,7 +755,12 @@ mod tests {
         f
     }
 
-    const OUR: [u8; 32] = [0u8; 32];
+    /// The test RouterInfos are published at 1 s after the epoch; "now" is a day later.
+    const EXPECT: Expect = Expect {
+        net_id: NET,
+        our_hash: [0u8; 32],
+        now_ms: 86_400_000,
+    };
 
     #[test]
     fn finds_flat_and_nested_files_and_checks_each() {
@@ -733,27 +771,43 @@ mod tests {
         std::fs::write(dir.path().join("other.txt"), b"x").unwrap();
         let files = router_info_files(dir.path()).unwrap();
         assert_eq!(files.len(), 2);
-        assert!(check_router_info(&ri(99), 99, &OUR).is_ok());
-        assert_eq!(check_router_info(&ri(2), 99, &OUR).unwrap_err(), "net_id");
+        assert!(check_router_info(&ri(99), &EXPECT).is_ok());
+        assert_eq!(check_router_info(&ri(2), &EXPECT).unwrap_err(), "net_id");
+        // Published at 1 s: fine a day later, too old after 3 days and a second, and from the
+        // future for a clock 3 minutes behind it.
+        let at = |now_ms| Expect { now_ms, ..EXPECT };
+        let edge = 1_000 + MAX_RESEED_ROUTER_INFO_AGE_MS;
+        assert!(check_router_info(&ri(99), &at(edge)).is_ok());
+        assert_eq!(
+            check_router_info(&ri(99), &at(edge + 1)).unwrap_err(),
+            "too_old"
+        );
+        let later = ri_at(99, 10_000_000);
+        let skew = crate::netdb::validate::MAX_PUBLISHED_FUTURE_MS;
+        assert!(check_router_info(&later, &at(10_000_000 - skew)).is_ok());
+        assert_eq!(
+            check_router_info(&later, &at(10_000_000 - skew - 1)).unwrap_err(),
+            "future"
+        );
         let mut bad = ri(99);
         let n = bad.len();
         bad[n - 1] ^= 1;
-        assert_eq!(check_router_info(&bad, 99, &OUR).unwrap_err(), "signature");
+        assert_eq!(check_router_info(&bad, &EXPECT).unwrap_err(), "signature");
         assert_eq!(
-            check_router_info(b"junk", 99, &OUR).unwrap_err(),
+            check_router_info(b"junk", &EXPECT).unwrap_err(),
             "malformed"
         );
     }
 
     #[test]
     fn zip_bundle_loads_router_infos_and_refuses_others() {
-        let c = router_infos_from_zip("t.zip", &bundle(3), NET, &OUR).unwrap();
+        let c = router_infos_from_zip("t.zip", &bundle(3), &EXPECT).unwrap();
         assert_eq!(c.ok.len(), 3);
         assert_eq!(
             c.rejected,
             vec![("t.zip:routerInfo-other.dat".into(), "net_id")]
         );
-        let e = router_infos_from_zip("t.zip", b"PK\x03\x04 broken", NET, &OUR).unwrap_err();
+        let e = router_infos_from_zip("t.zip", b"PK\x03\x04 broken", &EXPECT).unwrap_err();
         assert!(matches!(e, ReseedError::Zip { .. }), "{e}");
     }
 
@@ -761,7 +815,7 @@ mod tests {
     fn rsa_su3_good_flipped_wrong_signer_truncated() {
         let certs = certs();
         let f = su3_rsa(RSA_SIGNER, CONTENT_TYPE_RESEED, &bundle(2));
-        let c = router_infos_from_su3("t.su3", &f, &certs, NET, &OUR).unwrap();
+        let c = router_infos_from_su3("t.su3", &f, &certs, &EXPECT).unwrap();
         assert_eq!(c.ok.len(), 2);
         assert_eq!(c.rejected.len(), 1);
 
@@ -769,7 +823,7 @@ mod tests {
         for at in [20, 200, f.len() - 100] {
             let mut bad = f.clone();
             bad[at] ^= 0x01;
-            match router_infos_from_su3("t.su3", &bad, &certs, NET, &OUR).unwrap_err() {
+            match router_infos_from_su3("t.su3", &bad, &certs, &EXPECT).unwrap_err() {
                 ReseedError::Su3Signature {
                     source: Su3VerifyError::BadSignature { signer },
                     ..
@@ -783,7 +837,7 @@ mod tests {
         }
 
         let other = su3_rsa("nobody@mail.i2p", CONTENT_TYPE_RESEED, &bundle(1));
-        let e = router_infos_from_su3("t.su3", &other, &certs, NET, &OUR).unwrap_err();
+        let e = router_infos_from_su3("t.su3", &other, &certs, &EXPECT).unwrap_err();
         assert!(e.to_string().contains("nobody@mail.i2p"), "{e}");
         assert!(matches!(
             e,
@@ -793,12 +847,12 @@ mod tests {
             }
         ));
 
-        let e = router_infos_from_su3("t.su3", &f[..f.len() - 1], &certs, NET, &OUR).unwrap_err();
+        let e = router_infos_from_su3("t.su3", &f[..f.len() - 1], &certs, &EXPECT).unwrap_err();
         match e {
             ReseedError::Su3 { source, .. } => assert_eq!(source.what, "su3 content length"),
             e => panic!("{e}"),
         }
-        let e = router_infos_from_su3("t.su3", &f[..30], &certs, NET, &OUR).unwrap_err();
+        let e = router_infos_from_su3("t.su3", &f[..30], &certs, &EXPECT).unwrap_err();
         assert!(matches!(e, ReseedError::Su3 { .. }), "{e}");
     }
 
@@ -821,7 +875,7 @@ mod tests {
             .sign(rsa::Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(&f))
             .unwrap();
         f.extend_from_slice(&sig);
-        let e = router_infos_from_su3("t.su3", &f, &certs, NET, &OUR).unwrap_err();
+        let e = router_infos_from_su3("t.su3", &f, &certs, &EXPECT).unwrap_err();
         assert!(matches!(
             e,
             ReseedError::Su3Signature {
@@ -836,7 +890,7 @@ mod tests {
         let certs = certs();
         let f = su3_p256(&bundle(2));
         assert_eq!(
-            router_infos_from_su3("t.su3", &f, &certs, NET, &OUR)
+            router_infos_from_su3("t.su3", &f, &certs, &EXPECT)
                 .unwrap()
                 .ok
                 .len(),
@@ -852,7 +906,7 @@ mod tests {
             b"",
         );
         swapped.extend_from_slice(&[1; 64]);
-        let e = router_infos_from_su3("t.su3", &swapped, &certs, NET, &OUR).unwrap_err();
+        let e = router_infos_from_su3("t.su3", &swapped, &certs, &EXPECT).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -865,7 +919,7 @@ mod tests {
         );
         // A correctly signed router update (content type 1) is not reseed data.
         let upd = su3_rsa(RSA_SIGNER, 1, &bundle(0));
-        let e = router_infos_from_su3("t.su3", &upd, &certs, NET, &OUR).unwrap_err();
+        let e = router_infos_from_su3("t.su3", &upd, &certs, &EXPECT).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -888,14 +942,14 @@ mod tests {
         let s = CertStore::load(&[dir.path().to_path_buf()]).unwrap();
         let f = su3_rsa("ALIAS@example.i2p", CONTENT_TYPE_RESEED, &bundle(1));
         assert_eq!(
-            router_infos_from_su3("t", &f, &s, NET, &OUR)
+            router_infos_from_su3("t", &f, &s, &EXPECT)
                 .unwrap()
                 .ok
                 .len(),
             1
         );
         let f = su3_rsa(RSA_SIGNER, CONTENT_TYPE_RESEED, &bundle(1));
-        assert!(router_infos_from_su3("t", &f, &s, NET, &OUR).is_ok());
+        assert!(router_infos_from_su3("t", &f, &s, &EXPECT).is_ok());
 
         std::fs::write(
             dir.path().join("bad.crt"),
@@ -953,7 +1007,7 @@ mod tests {
             min_servers: 1,
             tls_roots: Vec::new(),
         };
-        let report = reseed(&db, &plan, &m).await;
+        let report = reseed(&db, &plan, &m, EXPECT.now_ms).await;
         assert_eq!(report.loaded, 6);
         assert_eq!(db.counts().0, 6);
         assert_eq!(report.rejected.len(), 2, "{:?}", report.rejected);
@@ -991,7 +1045,7 @@ mod tests {
             ..plan
         };
         let m2 = ReseedMetrics::register(&Registry::new());
-        let report = reseed(&db, &plan, &m2).await;
+        let report = reseed(&db, &plan, &m2, EXPECT.now_ms).await;
         assert!(report.failed.is_empty());
         assert!(report.complete);
         assert_eq!(
@@ -1008,7 +1062,7 @@ mod tests {
             ..plan
         };
         let m3 = ReseedMetrics::register(&Registry::new());
-        let report = reseed(&db, &plan, &m3).await;
+        let report = reseed(&db, &plan, &m3, EXPECT.now_ms).await;
         assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
         assert!(!report.complete);
         assert_eq!(m3.runs.with_label_values(&["failed"]).get(), 1);
