@@ -1570,6 +1570,7 @@ fn cold_start_from_https_reseed_serves_as_floodfill() {
     // 3. floodgate, fresh: the servers and their signer are its only way in. Two servers must
     // answer before a reseed is complete, so both are always asked (in random order).
     let fg_dir = tn.path().join("floodgate");
+    std::fs::create_dir_all(&fg_dir).unwrap();
     let mut env = floodgate_env();
     env.extend([
         (
