@@ -168,15 +168,27 @@ pub type Version = (u32, u32, u32);
 /// network. `netdb.floodfill_min_version` lowers it for private networks of older routers.
 pub const MIN_FLOODFILL_VERSION: Version = (0, 9, 59);
 
-/// Parse `a.b.c` (or `a.b`) as a [`Version`].
+/// Parse `a.b.c` (or `a.b`) as a [`Version`]; nothing may follow (a configured value).
 pub fn parse_version(v: &str) -> Option<Version> {
+    parse_version_parts(v, false)
+}
+
+/// `a.b` or `a.b.c`; with `trailing`, parts after the third are ignored (a peer's
+/// `router.version`), without it they make the version invalid.
+fn parse_version_parts(v: &str, trailing: bool) -> Option<Version> {
     let mut it = v.split('.').map(|p| p.trim().parse::<u32>());
-    let v = match (it.next(), it.next(), it.next(), it.next()) {
-        (Some(Ok(a)), Some(Ok(b)), None, None) => (a, b, 0),
-        (Some(Ok(a)), Some(Ok(b)), Some(Ok(c)), None) => (a, b, c),
-        _ => return None,
+    let (Some(Ok(a)), Some(Ok(b))) = (it.next(), it.next()) else {
+        return None;
     };
-    Some(v)
+    let c = match it.next() {
+        None => 0,
+        Some(Ok(c)) => c,
+        Some(Err(_)) => return None,
+    };
+    if !trailing && it.next().is_some() {
+        return None;
+    }
+    Some((a, b, c))
 }
 
 /// A published IPv4 address (any transport), or a published IPv6 one with an address that
@@ -196,20 +208,9 @@ fn publishes_ipv4(ri: &RouterInfo) -> bool {
 }
 
 /// `router.version` `a.b.c` at least `min` (a missing or malformed version is not).
-pub fn version_at_least(v: Option<&str>, min: (u32, u32, u32)) -> bool {
-    let Some(v) = v else { return false };
-    let mut it = v.split('.').map(|p| p.trim().parse::<u32>());
-    match (it.next(), it.next(), it.next()) {
-        (Some(Ok(a)), Some(Ok(b)), c) => {
-            let c = match c {
-                Some(Ok(c)) => c,
-                None => 0,
-                Some(Err(_)) => return false,
-            };
-            (a, b, c) >= min
-        }
-        _ => false,
-    }
+pub fn version_at_least(v: Option<&str>, min: Version) -> bool {
+    v.and_then(|v| parse_version_parts(v, true))
+        .is_some_and(|v| v >= min)
 }
 
 /// A published NTCP2 address we can dial (host, port and static key): floodgate speaks only
