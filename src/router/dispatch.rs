@@ -37,10 +37,10 @@ use tracing::{debug, info};
 /// Messages whose expiration passed more than this long ago are dropped unread (clock skew
 /// between routers is allowed up to 60 s; i2pd uses a similar margin).
 pub const EXPIRATION_GRACE_SECS: u64 = 60;
-/// Messages that expire more than this far ahead of our clock are refused (`future`): i2pd 2.5x
-/// and Java I2P drop them (`I2NP_MESSAGE_CLOCK_SKEW`), so they are a peer with a broken clock
-/// or a message kept alive to be replayed later.
-pub const MAX_FUTURE_SECS: u64 = 60;
+/// Messages that expire more than this far ahead of our clock are refused (`future`): a peer
+/// with a broken clock or a message kept alive to be replayed later (see
+/// [`crate::wire::i2np::MAX_EXPIRATION_AHEAD_MS`]).
+pub const MAX_FUTURE_SECS: u64 = crate::wire::i2np::MAX_EXPIRATION_AHEAD_MS / 1000;
 
 #[derive(Clone)]
 pub struct DispatchMetrics {

@@ -89,10 +89,9 @@ pub struct TransitParams {
 }
 
 /// TunnelData whose header expiration is more than this ahead of our clock is dropped
-/// (`future`). Gateways stamp a few seconds (i2pd 8 s); 60 s is the bound the current routers
-/// put on every I2NP message (i2pd's `I2NP_MESSAGE_CLOCK_SKEW`), the same as the dispatcher's
-/// [`crate::router::dispatch::MAX_FUTURE_SECS`].
-pub const MAX_DATA_FUTURE_MS: u64 = 60_000;
+/// (`future`). Gateways stamp a few seconds (i2pd 8 s); the bound is the one on every I2NP
+/// message ([`crate::wire::i2np::MAX_EXPIRATION_AHEAD_MS`]).
+pub const MAX_DATA_FUTURE_MS: u64 = crate::wire::i2np::MAX_EXPIRATION_AHEAD_MS;
 
 /// A TunnelData message is accepted only while `now` lies within [expiration - 60 s,
 /// expiration + 60 s of skew], 120 s at most. The duplicate-IV filter keeps each entry for at

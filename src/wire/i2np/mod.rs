@@ -13,6 +13,11 @@
 //! lengths the wire format cannot express; encode errors name the field and the offset in the
 //! output buffer where it would have been written.
 
+/// How far ahead of our clock an I2NP message may expire: i2pd 2.5x and Java I2P drop messages
+/// that expire later (i2pd's `I2NP_MESSAGE_CLOCK_SKEW`), and so does floodgate, for messages to
+/// the router (the dispatcher) and relayed TunnelData (the transit shards) alike.
+pub const MAX_EXPIRATION_AHEAD_MS: u64 = 60_000;
+
 mod header;
 mod netdb;
 mod simple;
