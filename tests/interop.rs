@@ -1447,10 +1447,8 @@ fn reseed_tls_material(dir: &Path, ips: &[&str]) -> (PathBuf, PathBuf, PathBuf) 
 }
 
 /// A reseed su3 (zip of `routerInfo-*.dat`) signed RSA-4096 by `signer` with the test key of
-/// tests/data/reseed, or by `forged_key` when given (a key nobody trusts, claiming `signer`).
+/// tests/data/reseed, or, when `forged`, by a fresh key nobody trusts that claims `signer`.
 fn reseed_su3(router_infos: &[Vec<u8>], signer: &str, forged: bool) -> Vec<u8> {
-    use floodgate::wire::keys::SigType;
-    use sha2::{Digest, Sha512};
     let names: Vec<String> = router_infos
         .iter()
         .enumerate()
@@ -1462,16 +1460,8 @@ fn reseed_su3(router_infos: &[Vec<u8>], signer: &str, forged: bool) -> Vec<u8> {
         .map(|(n, d)| (n.as_str(), d.as_slice()))
         .collect();
     let zip = floodgate::wire::zip::write_zip(&entries, true);
-    let mut f = floodgate::wire::su3::unsigned_su3(
-        SigType::RsaSha5124096,
-        b"1700000000",
-        signer,
-        floodgate::wire::su3::FILE_TYPE_ZIP,
-        floodgate::wire::su3::CONTENT_TYPE_RESEED,
-        &zip,
-    );
     let key = if forged {
-        // A fresh RSA-4096 key: the signature is well-formed but no trusted certificate holds it.
+        // The signature is well-formed, but no trusted certificate holds this key.
         rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 4096).unwrap()
     } else {
         use rsa::pkcs8::DecodePrivateKey;
@@ -1481,12 +1471,12 @@ fn reseed_su3(router_infos: &[Vec<u8>], signer: &str, forged: bool) -> Vec<u8> {
         .unwrap();
         rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap()
     };
-    // Java's NONEwithRSA, as reseed servers sign: PKCS#1 v1.5 around the bare SHA-512 digest.
-    let sig = key
-        .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &Sha512::digest(&f))
-        .unwrap();
-    f.extend_from_slice(&sig);
-    f
+    floodgate::netdb::testkit::rsa_su3(
+        &key,
+        signer,
+        floodgate::wire::su3::CONTENT_TYPE_RESEED,
+        &zip,
+    )
 }
 
 /// Cold start the way a new operator's router starts on the live network, in the testnet: a

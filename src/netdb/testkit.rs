@@ -233,3 +233,23 @@ pub fn meta_lease_set(
     let unsigned = MetaLeaseSet::encode_unsigned(&header, &Mapping::new(), &leases, &[]);
     (key, sign_typed(signing, MetaLeaseSet::STORE_TYPE, unsigned))
 }
+
+/// An su3 file of type zip carrying `zip`, claiming `signer`, signed RSA-4096 with `key` the way
+/// reseed servers sign (Java's NONEwithRSA: PKCS#1 v1.5 padding around the bare SHA-512 digest
+/// of everything before the signature).
+pub fn rsa_su3(key: &rsa::RsaPrivateKey, signer: &str, content_type: u8, zip: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha512};
+    let mut f = crate::wire::su3::unsigned_su3(
+        SigType::RsaSha5124096,
+        b"1700000000",
+        signer,
+        crate::wire::su3::FILE_TYPE_ZIP,
+        content_type,
+        zip,
+    );
+    let sig = key
+        .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &Sha512::digest(&f))
+        .expect("RSA-4096 signs a SHA-512 digest");
+    f.extend_from_slice(&sig);
+    f
+}

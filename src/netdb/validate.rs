@@ -217,7 +217,8 @@ pub fn validate_router_info_bytes(
     check_router_info(ctx, key, unverified, None, now_ms)
 }
 
-fn check_router_info(
+/// The acceptance rules of every RouterInfo we take in: a store, a warm start, a reseed.
+pub(crate) fn check_router_info(
     ctx: &ValidationContext,
     key: &Hash,
     unverified: crate::wire::Unverified<RouterInfo>,
@@ -493,7 +494,7 @@ mod tests {
     }
 
     #[test]
-    fn warm_start_applies_the_same_family_rule() {
+    fn warm_start_and_reseed_apply_the_same_family_rule() {
         let keys = RouterKeys::generate();
         let good = family_router(&keys);
         let ctx = ValidationContext {
@@ -506,5 +507,16 @@ mod tests {
         let bad = with_option(&keys, &good, OPT_KEY, "one:AAAA");
         let e = validate_router_info_bytes(&ctx, &bad.hash(), bad.as_bytes(), NOW).unwrap_err();
         assert_eq!(e.reason(), "bad_family_key");
+        // A reseed bundle goes through the same rules.
+        let expect = crate::netdb::reseed::Expect {
+            net_id: 2,
+            our_hash: [0x11; 32],
+            now_ms: NOW,
+        };
+        assert!(crate::netdb::reseed::check_router_info(good.as_bytes(), &expect).is_ok());
+        assert_eq!(
+            crate::netdb::reseed::check_router_info(bad.as_bytes(), &expect).unwrap_err(),
+            "bad_family_key"
+        );
     }
 }

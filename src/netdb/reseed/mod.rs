@@ -320,32 +320,33 @@ pub struct Expect {
 /// what they saw in the last hours).
 pub const MAX_RESEED_ROUTER_INFO_AGE_MS: u64 = 3 * 24 * 3600 * 1000;
 
-/// Check one RouterInfo file's bytes: parse, signature, network id, not ourselves, published
-/// neither more than 3 days ago nor in the future (beyond the netDb's clock tolerance).
+/// Check one RouterInfo file's bytes by the rules every RouterInfo we take in follows
+/// ([`super::validate::check_router_info`]: network id, published neither more than 3 days ago
+/// here nor in the future, signature, family claim), and that it is not ourselves. The reasons
+/// keep the reseed's own labels.
 pub fn check_router_info(bytes: &[u8], expect: &Expect) -> Result<RouterInfo, &'static str> {
-    let ri = RouterInfo::parse(bytes)
-        .map_err(|_| "malformed")?
-        .verify()
-        .map_err(|_| "signature")?
-        .into_inner();
-    if ri.net_id() != Some(u32::from(expect.net_id)) {
-        return Err("net_id");
-    }
-    if ri.hash() == expect.our_hash {
+    use super::validate::{Rejection, ValidationContext};
+    let unverified = RouterInfo::parse(bytes).map_err(|_| "malformed")?;
+    let hash = unverified.dangerous_inner().hash();
+    if hash == expect.our_hash {
         return Err("ours");
     }
-    let published = ri.published().millis();
-    if published.saturating_add(MAX_RESEED_ROUTER_INFO_AGE_MS) < expect.now_ms {
-        return Err("too_old");
-    }
-    if published
-        > expect
-            .now_ms
-            .saturating_add(super::validate::MAX_PUBLISHED_FUTURE_MS)
-    {
-        return Err("future");
-    }
-    Ok(ri)
+    let ctx = ValidationContext {
+        our_hash: expect.our_hash,
+        net_id: expect.net_id,
+        floodfill: false,
+        router_info_max_age_ms: MAX_RESEED_ROUTER_INFO_AGE_MS,
+    };
+    super::validate::check_router_info(&ctx, &hash, unverified, None, expect.now_ms).map_err(|r| {
+        match r {
+            Rejection::Parse(_) | Rejection::Oversize { .. } => "malformed",
+            Rejection::Signature(_) => "signature",
+            Rejection::WrongNetId { .. } => "net_id",
+            Rejection::Expired => "too_old",
+            Rejection::Future(_) => "future",
+            other => other.reason(),
+        }
+    })
 }
 
 /// The RouterInfos of a zip bundle (entries not named `routerInfo-*.dat` are ignored).
@@ -529,8 +530,8 @@ fn failed(metrics: &ReseedMetrics, kind: &'static str, e: ReseedError, report: &
 }
 
 /// Reseed: every file source, then HTTPS servers in random order until the netDb reaches
-/// `plan.target` RouterInfos or the list is exhausted. Never fails: sources that fail are
-/// logged, counted and listed in the report.
+/// `plan.target` RouterInfos and `plan.min_servers` distinct hosts have answered, or the list
+/// is exhausted. Never fails: sources that fail are logged, counted and listed in the report.
 pub async fn reseed(
     netdb: &NetDb,
     plan: &ReseedPlan,
@@ -715,26 +716,13 @@ mod tests {
         write_zip(&refs, true)
     }
 
-    fn rsa_sign(signed: &[u8]) -> Vec<u8> {
+    fn rsa_key() -> rsa::RsaPrivateKey {
         let pem = std::fs::read_to_string(data_dir().join("rsa4096-test.key.pem")).unwrap();
-        let k = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
-        // Java's NONEwithRSA: PKCS#1 v1.5 padding around the bare SHA-512 digest.
-        k.sign(rsa::Pkcs1v15Sign::new_unprefixed(), &Sha512::digest(signed))
-            .unwrap()
+        rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap()
     }
 
     fn su3_rsa(signer: &str, content_type: u8, zip: &[u8]) -> Vec<u8> {
-        let mut f = unsigned_su3(
-            SigType::RsaSha5124096,
-            b"1700000000",
-            signer,
-            FILE_TYPE_ZIP,
-            content_type,
-            zip,
-        );
-        let sig = rsa_sign(&f);
-        f.extend_from_slice(&sig);
-        f
+        crate::netdb::testkit::rsa_su3(&rsa_key(), signer, content_type, zip)
     }
 
     fn su3_p256(zip: &[u8]) -> Vec<u8> {
@@ -869,9 +857,7 @@ mod tests {
             CONTENT_TYPE_RESEED,
             &bundle(0),
         );
-        let pem = std::fs::read_to_string(data_dir().join("rsa4096-test.key.pem")).unwrap();
-        let k = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
-        let sig = k
+        let sig = rsa_key()
             .sign(rsa::Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(&f))
             .unwrap();
         f.extend_from_slice(&sig);
